@@ -1,0 +1,67 @@
+"""The deterministic broker core: one contract (``contract``), two implementations.
+
+``load_core(backend)`` returns the core class for ``"python"``, ``"rust"`` or ``"auto"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .contract import CONTRACT_VERSION, CoreInputError
+from .pycore import PyCore
+
+__all__ = [
+    "BACKENDS",
+    "CONTRACT_VERSION",
+    "CoreInputError",
+    "PyCore",
+    "RustBackendUnavailable",
+    "load_core",
+    "rust_core",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Accepted values of ``backend=`` and of ``BT_CRACKTRADER_BACKEND``.
+BACKENDS = ("python", "rust", "auto")
+ENV_VAR = "BT_CRACKTRADER_BACKEND"
+BUILD_HINT = "build it with `python scripts/install_rust_backend.py` (needs cargo)"
+
+
+class RustBackendUnavailable(ImportError):
+    """``backend="rust"`` was asked for but ``bt_cracktrader._rust`` does not import."""
+
+
+def rust_core() -> Any:
+    """Return the Rust core class, or raise ``RustBackendUnavailable`` saying how to build it."""
+    try:
+        from .. import _rust
+    except ImportError as exc:
+        raise RustBackendUnavailable(
+            f"the Rust backend is not available ({exc}); {BUILD_HINT}"
+        ) from exc
+    return _rust.RustCore
+
+
+def load_core(backend: str | None = None) -> tuple[Any, str]:
+    """Resolve a backend name to ``(core class, backend name)``.
+
+    ``None`` reads ``BT_CRACKTRADER_BACKEND`` and defaults to ``"auto"``: the Rust core when
+    the extension imports, else the Python core with one WARNING naming the reason.
+    """
+    name = backend if backend is not None else os.environ.get(ENV_VAR) or "auto"
+    if name not in BACKENDS:
+        raise ValueError(
+            f"unknown backend {name!r}: expected one of {', '.join(repr(b) for b in BACKENDS)}"
+        )
+    if name == "python":
+        return PyCore, "python"
+    if name == "rust":
+        return rust_core(), "rust"
+    try:
+        return rust_core(), "rust"
+    except RustBackendUnavailable as exc:
+        logger.warning("backend 'auto' falls back to the Python core: %s", exc)
+        return PyCore, "python"
