@@ -165,7 +165,7 @@ class CrackBroker(bt.BrokerBase):
         self._submitted: dict[int, Order] = {}
         self._pending: dict[int, Order] = {}
 
-        self._core = self._core_cls(
+        self._core = self._make_core(
             self.p.cash, bool(self.p.checksubmit), bool(self.p.shortcash), self.p.fundstartval
         )
         self._config = (bool(self.p.checksubmit), bool(self.p.shortcash))
@@ -175,6 +175,12 @@ class CrackBroker(bt.BrokerBase):
         self._comm_dirty = False
         self._events: list[Event] = []
         self._idle = False  # the first bar always computes value and fund value
+
+    def _make_core(
+        self, cash: float, checksubmit: bool, shortcash: bool, fundstartval: float
+    ) -> Any:
+        # a hook for recording (bt_cracktrader.core.replay) and for tests counting crossings
+        return self._core_cls(cash, checksubmit, shortcash, fundstartval)
 
     def start(self) -> None:
         self.init()

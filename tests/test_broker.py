@@ -1,0 +1,244 @@
+"""CrackBroker as Backtrader sees it: registration, backend choice, refusals, crossings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import pytest
+
+import bt_cracktrader
+from bt_cracktrader import CrackBroker
+from bt_cracktrader.compare import run_recorded
+from bt_cracktrader.record import first_difference
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "fixtures" / "data"
+
+
+def _cerebro(strategy: type, datafile: str = "orcl-2003-2005.txt", **kwargs: Any) -> bt.Cerebro:
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(DATA / datafile)), name="orcl")
+    cerebro.addstrategy(strategy, **kwargs)
+    return cerebro
+
+
+def test_import_registers_the_broker() -> None:
+    assert bt.brokers.CrackBroker is CrackBroker
+    assert issubclass(CrackBroker, bt.BrokerBase)
+
+
+def test_package_and_extension_load_from_the_installed_location() -> None:
+    """The tests must exercise the built wheel, never the source tree."""
+    import bt_cracktrader._rust as ext
+
+    pkg = Path(bt_cracktrader.__file__).resolve()
+    assert ROOT not in pkg.parents, f"bt_cracktrader imported from the source tree: {pkg}"
+    assert Path(ext.__file__).resolve().parent == pkg.parent
+    assert "site-packages" in ext.__file__ or "dist-packages" in ext.__file__
+
+
+def test_backend_param_selects_the_core(backend: str) -> None:
+    broker = CrackBroker(backend=backend)
+    assert broker.backend == backend
+    assert broker._core.backend == backend
+
+
+def test_backend_default_comes_from_the_environment(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BT_CRACKTRADER_BACKEND", backend)
+    assert CrackBroker().backend == backend
+
+
+def test_unknown_backend_names_the_accepted_values() -> None:
+    with pytest.raises(ValueError, match="'python', 'rust', 'auto'") as info:
+        CrackBroker(backend="cuda")
+    assert "'cuda'" in str(info.value)
+
+
+def test_auto_prefers_rust_when_it_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BT_CRACKTRADER_BACKEND", raising=False)
+    assert CrackBroker().backend == "rust"
+    assert CrackBroker(backend="auto").backend == "rust"
+
+
+def test_auto_falls_back_with_one_warning_and_rust_explains_the_build(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "bt_cracktrader._rust", None)  # import fails
+    monkeypatch.delattr(bt_cracktrader, "_rust", raising=False)
+    with caplog.at_level(logging.WARNING, logger="bt_cracktrader"):
+        broker = CrackBroker(backend="auto")
+    assert broker.backend == "python"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "falls back to the Python core" in warnings[0].getMessage()
+    with pytest.raises(bt_cracktrader.RustBackendUnavailable) as info:
+        CrackBroker(backend="rust")
+    assert "python scripts/install_rust_backend.py" in str(info.value)
+
+
+class _Orders(bt.Strategy):
+    params = (("kwargs", {}),)
+
+    def next(self) -> None:
+        if len(self) == 3:
+            self.buy(**self.p.kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "feature"),
+    [
+        ({"exectype": bt.Order.Limit, "price": 10.0}, "exectype 'Limit'"),
+        ({"exectype": bt.Order.Stop, "price": 10.0}, "exectype 'Stop'"),
+        ({"exectype": bt.Order.Close}, "exectype 'Close'"),
+        ({"exectype": bt.Order.StopTrail, "trailamount": 1.0}, "exectype 'StopTrail'"),
+        ({"transmit": False}, "bracket orders"),
+        ({"coc": True}, "per-order coc"),
+    ],
+)
+def test_unimplemented_orders_raise_naming_the_feature(
+    backend: str, kwargs: dict[str, Any], feature: str
+) -> None:
+    cerebro = _cerebro(_Orders, kwargs=kwargs)
+    cerebro.setbroker(CrackBroker(backend=backend))
+    with pytest.raises(NotImplementedError, match=feature):
+        cerebro.run()
+
+
+@pytest.mark.parametrize(
+    ("setup", "feature"),
+    [
+        (lambda b: b.set_coc(True), "cheat-on-close"),
+        (lambda b: b.set_coo(True), "cheat-on-open"),
+        (lambda b: b.set_slippage_perc(0.01), "slippage"),
+        (lambda b: b.set_slippage_fixed(0.5), "slippage"),
+        (lambda b: b.set_filler(bt.broker.fillers.FixedSize()), "filler"),
+        (lambda b: b.add_cash(100.0), "add_cash"),
+    ],
+)
+def test_unimplemented_broker_settings_raise(backend: str, setup: Any, feature: str) -> None:
+    with pytest.raises(NotImplementedError, match=feature):
+        setup(CrackBroker(backend=backend))
+
+
+def test_unimplemented_params_raise(backend: str) -> None:
+    with pytest.raises(NotImplementedError, match="slippage"):
+        CrackBroker(backend=backend, slip_perc=0.01)
+
+
+class _CustomComm(bt.CommInfoBase):
+    def _getcommission(self, size: Any, price: Any, pseudoexec: Any) -> float:
+        return 1.0
+
+
+@pytest.mark.parametrize(
+    ("comminfo", "feature"),
+    [
+        (_CustomComm(), "overriding _getcommission"),
+        (bt.CommInfoBase(interest=0.05), "credit interest"),
+    ],
+)
+def test_unimplemented_commission_schemes_raise(backend: str, comminfo: Any, feature: str) -> None:
+    class Buy(bt.Strategy):
+        def next(self) -> None:
+            if len(self) == 2:
+                self.buy()
+
+    cerebro = _cerebro(Buy)
+    broker = CrackBroker(backend=backend)
+    broker.addcommissioninfo(comminfo)
+    cerebro.setbroker(broker)
+    with pytest.raises(NotImplementedError, match=feature):
+        cerebro.run()
+
+
+class _CancelAndQuery(bt.Strategy):
+    """checksubmit=False: orders are Accepted at once and can be cancelled in the same bar."""
+
+    def next(self) -> None:
+        if len(self) % 10 == 1:
+            order = self.buy(size=5)
+            if len(self) % 20 == 1:
+                assert self.broker.cancel(order) is True
+                assert self.broker.cancel(order) is False
+        if len(self) % 10 == 5 and self.position:
+            self.close()
+        self.open_orders = len(self.broker.get_orders_open())
+        self.pos = (self.getposition().size, self.getposition().price)
+
+
+def test_cancel_and_open_orders_match_backbroker(backend: str) -> None:
+    def build() -> bt.Cerebro:
+        return _cerebro(_CancelAndQuery)
+
+    params = {"checksubmit": False}
+    expected = run_recorded(build, "backtrader", params)
+    got = run_recorded(build, backend, params)
+    assert first_difference(expected, got) is None
+    statuses = [o[3] for o in got["strategy0"]["record"]["orders"]]
+    assert "Canceled" in statuses
+
+
+def test_cancel_of_an_order_awaiting_its_submit_check_is_refused(backend: str) -> None:
+    results = {}
+    for name in ("backtrader", backend):
+
+        class Strat(bt.Strategy):
+            params = (("key", name),)
+
+            def next(self) -> None:
+                if len(self) == 2:
+                    order = self.buy(size=1)
+                    results[self.p.key] = self.broker.cancel(order)
+
+        cerebro = _cerebro(Strat)
+        cerebro.setbroker(
+            bt.brokers.BackBroker() if name == "backtrader" else CrackBroker(backend=backend)
+        )
+        cerebro.run()
+    assert results == {"backtrader": False, backend: False}
+
+
+class _Sparse(bt.Strategy):
+    """Trades for a few bars, then stays flat: the core must not be called while idle."""
+
+    def next(self) -> None:
+        if len(self) == 100:
+            self.buy(size=3)
+        elif len(self) == 110:
+            self.close()
+
+
+def test_one_crossing_per_bar_and_none_while_idle(backend: str) -> None:
+    calls: list[str] = []
+
+    class Counting(CrackBroker):
+        def _make_core(self, *args: Any) -> Any:
+            inner = super()._make_core(*args)
+
+            class Proxy:
+                backend = inner.backend
+
+                def step(self, events: Any, bars: Any) -> Any:
+                    calls.append("step")
+                    return inner.step(events, bars)
+
+                def __getattr__(self, name: str) -> Any:
+                    calls.append(name)
+                    return getattr(inner, name)
+
+            return Proxy()
+
+    cerebro = _cerebro(_Sparse)
+    cerebro.setbroker(Counting(backend=backend))
+    strat = cerebro.run()[0]
+    bars = len(strat)
+    # the first bar (value/fund value), bars 101..111 while the order and position live
+    assert calls.count("step") == 1 + 11
+    assert calls.count("step") < bars
+    assert set(calls) == {"step"}

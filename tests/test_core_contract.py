@@ -1,0 +1,125 @@
+"""The core contract on each core: golden fixtures, refused input, pickling."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bt_cracktrader.core.contract import (
+    EV_CANCEL,
+    EV_DATA,
+    EV_SUBMIT,
+    REC_ACCEPTED,
+    REC_EXECUTED,
+    STATE_FIELDS,
+    CoreInputError,
+)
+from bt_cracktrader.core.replay import load, replay
+
+FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "core").glob("*.json"))
+
+STOCK = (EV_DATA, 0, True, True, 0.001, 1.0, 0.0, 0.0, 1.0)
+FUTURE = (EV_DATA, 1, False, False, 2.0, 10.0, 1000.0, 0.0, 1.0)
+
+
+def bar(data: int, dt: float, o: float, h: float, lo: float, c: float) -> tuple[Any, ...]:
+    return (data, dt, o, h, lo, c, 1000.0, c)
+
+
+def test_fixtures_exist() -> None:
+    assert len(FIXTURES) >= 5
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_golden_fixture_replays_bit_for_bit(core_cls: Any, path: Path) -> None:
+    calls = replay(load(path), core_cls)
+    assert calls > 100
+
+
+def test_market_buy_fills_next_bar_open(core_cls: Any) -> None:
+    core = core_cls(10000.0, True, True, 100.0)
+    records, state = core.step(
+        [STOCK, (EV_SUBMIT, 1, 0, 10, 100.0, 1.0, 0, True)], [bar(0, 1.0, 99.0, 101.0, 98.0, 100.0)]
+    )
+    # created on this bar: accepted, not filled before a newer bar
+    assert records == [(REC_ACCEPTED, 1)]
+    records, state = core.step([], [bar(0, 2.0, 101.0, 103.0, 100.0, 102.5)])
+    comm = 10 * 0.001 * 101.0  # CommInfoBase: abs(size) * commission * price, left to right
+    assert records == [
+        (REC_EXECUTED, 1, 2.0, 10, 101.0, 0, 0.0, 0.0, 10, 1010.0, comm, 0.0, 10, 101.0, 10, 101.0)
+    ]
+    assert type(records[0][3]) is int
+    s = dict(zip(STATE_FIELDS, state))
+    assert s["cash"] == 10000.0 - 1010.0 - comm
+    assert s["value"] == s["cash"] + 1025.0
+    assert s["idle"] is False
+
+
+@pytest.mark.parametrize(
+    ("events", "field", "reason"),
+    [
+        ([STOCK, (EV_SUBMIT, 1, 0, float("nan"), 100.0, 1.0, 0, True)], "size", "not finite"),
+        ([STOCK, (EV_SUBMIT, 1, 3, 5, 100.0, 1.0, 0, True)], "data", "unknown data"),
+        ([STOCK, (EV_SUBMIT, 1, 0, 5, 100.0, 1.0, 2, True)], "exectype", "unsupported exectype"),
+        ([STOCK, (EV_SUBMIT, 1, 0, "5", 100.0, 1.0, 0, True)], "size", "not a number"),
+        ([STOCK, (EV_CANCEL, 99)], "ref", "unknown order ref"),
+        ([(EV_DATA, 0, True, True, 0.001, 1.0, 0.0, 0.0, -1.0)], "leverage", "not positive"),
+        ([STOCK, (EV_SUBMIT, 1, 0, 2**60, 100.0, 1.0, 0, True)], "size", "int beyond 2**53"),
+        ([(42,)], "tag", "unknown event tag"),
+    ],
+)
+def test_bad_input_is_refused_and_state_untouched(
+    core_cls: Any, events: list[Any], field: str, reason: str
+) -> None:
+    core = core_cls(10000.0, True, True, 100.0)
+    core.step([STOCK, (EV_SUBMIT, 7, 0, 3, 50.0, 1.0, 0, True)], [bar(0, 1.0, 50, 51, 49, 50)])
+    before = core.state()
+    with pytest.raises(CoreInputError) as info:
+        core.step(events, [bar(0, 2.0, 50, 51, 49, 50)])
+    assert info.value.field == field
+    assert info.value.reason == reason
+    assert f"{field} = " in str(info.value)
+    assert core.state() == before
+    # the order accepted before still fills: nothing of the refused batch was applied
+    records, _ = core.step([], [bar(0, 3.0, 52, 53, 51, 52)])
+    assert [r[:2] for r in records] == [(REC_EXECUTED, 7)]
+
+
+def test_error_messages_are_identical_across_cores() -> None:
+    from bt_cracktrader.core import PyCore, rust_core
+
+    messages = {}
+    for cls in (PyCore, rust_core()):
+        core = cls(10000.0, True, True, 100.0)
+        with pytest.raises(CoreInputError) as info:
+            core.step(
+                [STOCK, (EV_SUBMIT, 1, 0, float("inf"), 100.0, 1.0, 0, True)],
+                [bar(0, 1.0, 1, 1, 1, 1)],
+            )
+        messages[cls] = str(info.value)
+    assert len(set(messages.values())) == 1, messages
+    assert "size = inf" in next(iter(messages.values()))
+
+
+def test_pickle_round_trip_keeps_state(core_cls: Any) -> None:
+    core = core_cls(50000.0, True, True, 100.0)
+    core.step(
+        [
+            STOCK,
+            FUTURE,
+            (EV_SUBMIT, 1, 0, 10, 100.0, 1.0, 0, True),
+            (EV_SUBMIT, 2, 1, -3, 20.0, 1.0, 0, True),
+        ],
+        [bar(0, 1.0, 99, 101, 98, 100), bar(1, 1.0, 20, 21, 19, 20)],
+    )
+    core.step([], [bar(0, 2.0, 101, 103, 100, 102.5), bar(1, 2.0, 20.5, 21, 19, 19.25)])
+    clone = pickle.loads(pickle.dumps(core))
+    assert clone.state() == core.state()
+    nxt = [bar(0, 3.0, 103, 104, 99, 99.5), bar(1, 3.0, 19, 20, 18, 18.5)]
+    order = [(EV_SUBMIT, 3, 0, -25, 99.5, 3.0, 0, True)]
+    assert clone.step(order, nxt) == core.step(order, nxt)
+    after = [bar(0, 4.0, 98, 99, 97, 98.25), bar(1, 4.0, 18, 19, 17, 17.75)]
+    assert clone.step([], after) == core.step([], after)
