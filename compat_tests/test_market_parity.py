@@ -218,3 +218,75 @@ def test_margin_rejections_are_reproduced(backend: str) -> None:
     )
     statuses = [o[3] for o in rec["strategy0"]["record"]["orders"]]
     assert "Margin" in statuses
+
+
+class BigReversal(bt.Strategy):
+    """A reversal whose opening leg cannot be paid: Partial (closing leg) then Margin."""
+
+    def next(self) -> None:
+        if len(self) == 2:
+            self.buy(size=50)
+        elif len(self) == 10:
+            self.sell(size=2000)
+        elif len(self) == 20:
+            self.buy(size=7.5)  # float sizes from here on
+        elif len(self) == 30:
+            self.close()
+
+
+@pytest.mark.parametrize("checksubmit", [True, False])
+@pytest.mark.parametrize("shortcash", [True, False])
+def test_reversal_beyond_cash(backend: str, checksubmit: bool, shortcash: bool) -> None:
+    def build() -> bt.Cerebro:
+        cerebro = bt.Cerebro()
+        data = bt.feeds.YahooFinanceCSVData(dataname=str(DATA / "orcl-2003-2005.txt"))
+        cerebro.adddata(data, name="orcl")
+        cerebro.addstrategy(BigReversal)
+        return cerebro
+
+    params = {"cash": 10000.0, "checksubmit": checksubmit, "shortcash": shortcash}
+    expected = run_recorded(build, "backtrader", params)
+    got = run_recorded(build, backend, params)
+    assert first_difference(expected, got) is None
+    statuses = [o[3] for o in got["strategy0"]["record"]["orders"]]
+    if not shortcash:
+        assert "Margin" in statuses
+        if not checksubmit:
+            assert "Partial" in statuses
+
+
+class TwoDatas(bt.Strategy):
+    """Two datas sharing one cash pool; position entries created in an unusual order."""
+
+    def __init__(self) -> None:
+        self.smas = [bt.ind.SMA(d, period=12) for d in self.datas]
+
+    def next(self) -> None:
+        if len(self) == 5:
+            self.getposition(self.datas[1])  # creates data1's entry first, as BackBroker does
+        for data, sma in zip(self.datas, self.smas):
+            pos = self.getposition(data).size
+            if data.close[0] > sma[0] and pos <= 0:
+                self.order_target_percent(data=data, target=0.45)
+            elif data.close[0] < sma[0] and pos >= 0:
+                self.order_target_percent(data=data, target=-0.2)
+
+
+@pytest.mark.parametrize("commission", ["stock_perc", "futures_perc"])
+def test_two_datas(backend: str, commission: str) -> None:
+    def build() -> bt.Cerebro:
+        cerebro = bt.Cerebro()
+        for name in ("orcl-2003-2005.txt", "yhoo-2003-2005.txt"):
+            data = bt.feeds.YahooFinanceCSVData(dataname=str(DATA / name))
+            cerebro.adddata(data, name=name.split("-")[0])
+        cerebro.addstrategy(TwoDatas)
+        return cerebro
+
+    def setup(brk: bt.BrokerBase) -> None:
+        brk.setcommission(**COMMISSIONS[commission])
+        brk.setcommission(commission=0.002, name="yhoo")
+
+    expected = run_recorded(build, "backtrader", {"cash": 50000.0}, setup=setup)
+    got = run_recorded(build, backend, {"cash": 50000.0}, setup=setup)
+    assert first_difference(expected, got) is None
+    assert len(got["strategy0"]["record"]["orders"]) > 50
