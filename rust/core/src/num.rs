@@ -1,0 +1,421 @@
+//! `Num`: a Python number (`int` or `float`) with Python's arithmetic.
+//!
+//! The Python core never converts its numbers: an `int` size stays an `int`, a `float` price
+//! stays a `float`, and `int op float` converts the `int` to `float` first. `Num` reproduces
+//! exactly that, so every result has the same type and the same bits as in Python:
+//!
+//! * `int op int` (`+`, `-`, `*`) is exact integer arithmetic (128 bits here; a result beyond
+//!   that range is an error instead of Python's unbounded `int`).
+//! * any operation with a `float` converts the `int` operand (correctly rounded, as
+//!   `PyLong_AsDouble`) and performs one IEEE operation.
+//! * `/` is true division: always a `float`, correctly rounded also for `int / int`, and a
+//!   zero divisor is an error (`ZeroDivisionError`), not an infinity.
+//! * comparisons between `int` and `float` are exact (no conversion), as in Python.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::error::CoreError;
+
+/// A Python number: `int` or `float`.
+///
+/// `==` (`PartialEq`) is *identity of the Python value*: same type and, for floats, same bits
+/// (`0.0 != -0.0`, `1 != 1.0`, a NaN equals the same NaN). Python's numeric comparisons are
+/// [`Num::py_cmp`], [`Num::gt`], [`Num::lt`], ...
+#[derive(Clone, Copy, Debug)]
+pub enum Num {
+    /// A Python `int`.
+    Int(i128),
+    /// A Python `float`.
+    Float(f64),
+}
+
+/// The integer zero (`0`).
+pub const ZERO: Num = Num::Int(0);
+/// The float zero (`0.0`).
+pub const FZERO: Num = Num::Float(0.0);
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Num::Int(a), Num::Int(b)) => a == b,
+            (Num::Float(a), Num::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Num {}
+
+impl From<f64> for Num {
+    fn from(v: f64) -> Self {
+        Num::Float(v)
+    }
+}
+
+impl From<i64> for Num {
+    fn from(v: i64) -> Self {
+        Num::Int(i128::from(v))
+    }
+}
+
+impl From<i32> for Num {
+    fn from(v: i32) -> Self {
+        Num::Int(i128::from(v))
+    }
+}
+
+impl From<bool> for Num {
+    /// Python's `bool` in arithmetic: `True` is `1`, `False` is `0`.
+    fn from(v: bool) -> Self {
+        Num::Int(i128::from(v))
+    }
+}
+
+impl fmt::Display for Num {
+    /// Python's `repr` (up to the exponent format of very large or small floats).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Num::Int(v) => write!(f, "{v}"),
+            Num::Float(v) if v.is_nan() => f.write_str("nan"),
+            Num::Float(v) if v.is_infinite() => f.write_str(if v > 0.0 { "inf" } else { "-inf" }),
+            Num::Float(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+fn overflow() -> CoreError {
+    CoreError::IntOverflow
+}
+
+impl Num {
+    /// `True` for a Python `int`.
+    #[must_use]
+    pub fn is_int(self) -> bool {
+        matches!(self, Num::Int(_))
+    }
+
+    /// `float(self)`: an `int` converted with correct rounding (ties to even), as Python does.
+    #[must_use]
+    pub fn to_f64(self) -> f64 {
+        match self {
+            // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`.
+            Num::Int(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+
+    /// Python's truth value (`bool(x)`): non-zero; a NaN is true.
+    #[must_use]
+    pub fn truthy(self) -> bool {
+        match self {
+            Num::Int(v) => v != 0,
+            Num::Float(v) => v != 0.0,
+        }
+    }
+
+    /// `x or other`: `x` when it is true, else `other`.
+    #[must_use]
+    pub fn or(self, other: Num) -> Num {
+        if self.truthy() {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// `a + b`.
+    pub fn plus(self, other: Num) -> Result<Num, CoreError> {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.checked_add(b).map(Num::Int).ok_or_else(overflow),
+            (a, b) => Ok(Num::Float(a.to_f64() + b.to_f64())),
+        }
+    }
+
+    /// `a - b`.
+    pub fn minus(self, other: Num) -> Result<Num, CoreError> {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map(Num::Int).ok_or_else(overflow),
+            (a, b) => Ok(Num::Float(a.to_f64() - b.to_f64())),
+        }
+    }
+
+    /// `a * b`.
+    pub fn times(self, other: Num) -> Result<Num, CoreError> {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.checked_mul(b).map(Num::Int).ok_or_else(overflow),
+            (a, b) => Ok(Num::Float(a.to_f64() * b.to_f64())),
+        }
+    }
+
+    /// `a / b` (true division): a `float`; a zero divisor raises `ZeroDivisionError`.
+    pub fn over(self, other: Num) -> Result<Num, CoreError> {
+        let zero_division = || CoreError::ZeroDivision {
+            dividend: self,
+            divisor: other,
+        };
+        match (self, other) {
+            (Num::Int(_), Num::Int(0)) => Err(zero_division()),
+            (Num::Int(a), Num::Int(b)) => Ok(Num::Float(int_truediv(a, b))),
+            (a, b) => {
+                let divisor = b.to_f64();
+                if divisor == 0.0 {
+                    return Err(zero_division());
+                }
+                Ok(Num::Float(a.to_f64() / divisor))
+            }
+        }
+    }
+
+    /// `-x` (`-0` is `0` for an `int`, `-0.0` for a `float`).
+    pub fn negated(self) -> Result<Num, CoreError> {
+        match self {
+            Num::Int(v) => v.checked_neg().map(Num::Int).ok_or_else(overflow),
+            Num::Float(v) => Ok(Num::Float(-v)),
+        }
+    }
+
+    /// `abs(x)` (`abs(-0.0)` is `0.0`).
+    pub fn absolute(self) -> Result<Num, CoreError> {
+        match self {
+            Num::Int(v) => v.checked_abs().map(Num::Int).ok_or_else(overflow),
+            Num::Float(v) => Ok(Num::Float(v.abs())),
+        }
+    }
+
+    /// Python's comparison: exact also between an `int` and a `float`; `None` when a NaN is
+    /// involved (every ordering comparison is then false).
+    #[must_use]
+    pub fn py_cmp(self, other: Num) -> Option<Ordering> {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Some(a.cmp(&b)),
+            (Num::Float(a), Num::Float(b)) => a.partial_cmp(&b),
+            (Num::Int(a), Num::Float(b)) => cmp_int_float(a, b),
+            (Num::Float(a), Num::Int(b)) => cmp_int_float(b, a).map(Ordering::reverse),
+        }
+    }
+
+    /// `a > b`.
+    #[must_use]
+    pub fn gt(self, other: Num) -> bool {
+        self.py_cmp(other) == Some(Ordering::Greater)
+    }
+
+    /// `a >= b`.
+    #[must_use]
+    pub fn ge(self, other: Num) -> bool {
+        matches!(
+            self.py_cmp(other),
+            Some(Ordering::Greater | Ordering::Equal)
+        )
+    }
+
+    /// `a < b`.
+    #[must_use]
+    pub fn lt(self, other: Num) -> bool {
+        self.py_cmp(other) == Some(Ordering::Less)
+    }
+
+    /// `a <= b`.
+    #[must_use]
+    pub fn le(self, other: Num) -> bool {
+        matches!(self.py_cmp(other), Some(Ordering::Less | Ordering::Equal))
+    }
+
+    /// `a == b` in Python (numeric equality: `1 == 1.0`, `0.0 == -0.0`).
+    #[must_use]
+    pub fn py_eq(self, other: Num) -> bool {
+        self.py_cmp(other) == Some(Ordering::Equal)
+    }
+}
+
+/// 2**127 as a float (exact).
+const TWO_POW_127: f64 = f64::from_bits(0x47E0_0000_0000_0000);
+
+/// Exact comparison of an `int` with a `float`, as Python's `float_richcompare`.
+fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f.is_infinite() {
+        return Some(if f > 0.0 {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        });
+    }
+    let t = f.trunc();
+    if t >= TWO_POW_127 {
+        return Some(Ordering::Less);
+    }
+    if t < -TWO_POW_127 {
+        return Some(Ordering::Greater);
+    }
+    // `t` is integral and within the i128 range: the conversion is exact.
+    let ti = t as i128;
+    match i.cmp(&ti) {
+        Ordering::Equal => 0.0_f64.partial_cmp(&(f - t)),
+        unequal => Some(unequal),
+    }
+}
+
+/// `a / b` for two ints, correctly rounded (round half to even) as Python's `long_true_divide`.
+/// `b` must not be zero. Cannot overflow: `|a / b| <= 2**127`.
+fn int_truediv(a: i128, b: i128) -> f64 {
+    let negative = (a < 0) != (b < 0);
+    let (n, d) = (a.unsigned_abs(), b.unsigned_abs());
+    let magnitude = if n == 0 {
+        0.0
+    } else if n <= 1 << 53 && d <= 1 << 53 {
+        // Both exactly representable: one IEEE division is correctly rounded.
+        n as f64 / d as f64
+    } else {
+        // Long division until the quotient has at least 56 significant bits, then fold the
+        // remainder into a sticky bit below the rounding bit and let the u128 -> f64
+        // conversion round once.
+        let mut q = n / d;
+        let mut r = n % d;
+        let mut shift: i32 = 0;
+        while q < 1 << 55 {
+            // r < d <= 2**127, so 2 * r fits.
+            let r2 = r << 1;
+            q <<= 1;
+            if r2 >= d {
+                q |= 1;
+                r = r2 - d;
+            } else {
+                r = r2;
+            }
+            shift += 1;
+        }
+        if r != 0 {
+            q |= 1;
+        }
+        // q as f64 rounds correctly; scaling by 2**-shift is exact (the result is normal:
+        // it is at least 2**-127).
+        let scale = f64::from_bits(((1023 - i64::from(shift)) as u64) << 52);
+        q as f64 * scale
+    };
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::float_cmp,
+    reason = "exact float results are the point of these tests"
+)]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> Num {
+        Num::Float(v)
+    }
+
+    fn i(v: i128) -> Num {
+        Num::Int(v)
+    }
+
+    #[test]
+    fn int_and_float_arithmetic_follow_python_types() {
+        assert_eq!(i(2).plus(i(3)).unwrap(), i(5));
+        assert_eq!(i(2).plus(f(0.5)).unwrap(), f(2.5));
+        assert_eq!(i(2).times(f(1.5)).unwrap(), f(3.0));
+        assert_eq!(i(7).over(i(2)).unwrap(), f(3.5));
+        // -0 is 0 for an int, -0.0 for a float; a float plus int 0 is +0.0 (Python: -0.0 + 0)
+        assert_eq!(i(0).negated().unwrap(), i(0));
+        assert_eq!(f(0.0).negated().unwrap(), f(-0.0));
+        assert_eq!(f(-0.0).plus(i(0)).unwrap(), f(0.0));
+        // -1.5 * False == -0.0 in Python
+        assert_eq!(f(-1.5).times(Num::from(false)).unwrap(), f(-0.0));
+        assert_eq!(f(-0.0).absolute().unwrap(), f(0.0));
+        // 0 / -5 == -0.0 in Python
+        assert_eq!(i(0).over(i(-5)).unwrap(), f(-0.0));
+    }
+
+    #[test]
+    fn division_by_zero_is_an_error() {
+        assert!(matches!(
+            f(1.0).over(f(0.0)),
+            Err(CoreError::ZeroDivision { .. })
+        ));
+        assert!(matches!(
+            f(1.0).over(f(-0.0)),
+            Err(CoreError::ZeroDivision { .. })
+        ));
+        assert!(matches!(
+            i(1).over(i(0)),
+            Err(CoreError::ZeroDivision { .. })
+        ));
+        assert!(matches!(
+            f(1.0).over(i(0)),
+            Err(CoreError::ZeroDivision { .. })
+        ));
+    }
+
+    #[test]
+    fn int_true_division_is_correctly_rounded() {
+        // Values from CPython 3.11: repr((2**60 + 1) / 3), repr(10**20 / 7), ...
+        assert_eq!(int_truediv((1 << 60) + 1, 3), 3.843_071_682_022_823e17);
+        assert_eq!(
+            int_truediv(100_000_000_000_000_000_000, 7),
+            1.428_571_428_571_428_7e19
+        );
+        assert_eq!(int_truediv(1, 3), 1.0 / 3.0);
+        assert_eq!(int_truediv(-1, 3), -1.0 / 3.0);
+        assert_eq!(int_truediv(1, i128::MAX), 5.877_471_754_111_438e-39);
+        assert_eq!(int_truediv(i128::MIN, -1), TWO_POW_127);
+        // (2**54 + 1) / 2 = 2**53 + 0.5: a tie, rounded to even (2**53)
+        assert_eq!(int_truediv((1 << 54) + 1, 2), 9_007_199_254_740_992.0);
+        // (2**54 + 3) / 2 = 2**53 + 1.5: a tie, rounded to even (2**53 + 2)
+        assert_eq!(int_truediv((1 << 54) + 3, 2), 9_007_199_254_740_994.0);
+        // (2**55 + 5) / 4 = 2**53 + 1.25: above the tie, rounded up (2**53 + 2)
+        assert_eq!(int_truediv((1 << 55) + 5, 4), 9_007_199_254_740_994.0);
+        // (2**55 + 3) / 4 = 2**53 + 0.75: below the tie, rounded down
+        assert_eq!(int_truediv((1 << 55) + 3, 4), 9_007_199_254_740_992.0);
+    }
+
+    #[test]
+    fn int_float_comparisons_are_exact() {
+        let big = (1_i128 << 53) + 1;
+        assert!(i(big).gt(f(9_007_199_254_740_992.0)));
+        assert!(!i(big).py_eq(f(9_007_199_254_740_992.0)));
+        assert!(i(1).lt(f(1.5)));
+        assert!(i(2).gt(f(1.5)));
+        assert!(i(-2).lt(f(-1.5)));
+        assert!(i(1).py_eq(f(1.0)));
+        assert!(i(0).py_eq(f(-0.0)));
+        assert!(i(i128::MAX).lt(f(f64::INFINITY)));
+        assert!(i(i128::MIN).gt(f(-1e300)));
+        assert!(i(i128::MAX).lt(f(TWO_POW_127)));
+        assert_eq!(i(1).py_cmp(f(f64::NAN)), None);
+        assert!(!i(1).lt(f(f64::NAN)) && !i(1).ge(f(f64::NAN)));
+    }
+
+    #[test]
+    fn truthiness_and_or() {
+        assert!(!i(0).truthy() && !f(-0.0).truthy());
+        assert!(f(f64::NAN).truthy());
+        assert_eq!(f(0.0).or(f(1.0)), f(1.0));
+        assert_eq!(f(2.0).or(f(1.0)), f(2.0));
+    }
+
+    #[test]
+    fn int_overflow_is_an_error() {
+        assert!(matches!(
+            i(i128::MAX).plus(i(1)),
+            Err(CoreError::IntOverflow)
+        ));
+        assert!(matches!(
+            i(i128::MIN).absolute(),
+            Err(CoreError::IntOverflow)
+        ));
+        assert!(matches!(
+            i(1 << 100).times(i(1 << 100)),
+            Err(CoreError::IntOverflow)
+        ));
+    }
+}

@@ -1,0 +1,236 @@
+//! Positions: `backtrader.Position.update` and the insertion-ordered book of positions
+//! (Backtrader values positions in the order their entries were created).
+
+use std::collections::HashMap;
+
+use crate::error::CoreError;
+use crate::num::{Num, FZERO, ZERO};
+
+/// The position of one data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Position {
+    /// Signed size (`int` or `float`, as the orders that built it).
+    pub size: Num,
+    /// Average price (`0.0` when flat).
+    pub price: Num,
+    /// Price the futures cash adjustment was last made at (`None` until the first opening).
+    pub adjbase: Option<Num>,
+}
+
+impl Default for Position {
+    fn default() -> Self {
+        Position::new(ZERO, FZERO)
+    }
+}
+
+impl Position {
+    /// `Position(size, price)`: the price is kept only for a non-zero size.
+    #[must_use]
+    pub fn new(size: Num, price: Num) -> Self {
+        Position {
+            size,
+            price: if size.truthy() { price } else { FZERO },
+            adjbase: None,
+        }
+    }
+
+    /// `position.clone()`: size and price only (no adjustment base).
+    #[must_use]
+    pub fn fresh_clone(&self) -> Self {
+        Position::new(self.size, self.price)
+    }
+
+    /// `position.update(size, price)`: returns `(size, price, opened, closed)` after it.
+    pub fn update(&mut self, size: Num, price: Num) -> Result<(Num, Num, Num, Num), CoreError> {
+        let oldsize = self.size;
+        self.size = self.size.plus(size)?;
+        let opened;
+        let closed;
+        if !self.size.truthy() {
+            (opened, closed) = (ZERO, size);
+            self.price = FZERO;
+        } else if !oldsize.truthy() {
+            (opened, closed) = (size, ZERO);
+            self.price = price;
+        } else if oldsize.gt(ZERO) {
+            if size.gt(ZERO) {
+                (opened, closed) = (size, ZERO);
+                self.price = self
+                    .price
+                    .times(oldsize)?
+                    .plus(size.times(price)?)?
+                    .over(self.size)?;
+            } else if self.size.gt(ZERO) {
+                (opened, closed) = (ZERO, size);
+            } else {
+                (opened, closed) = (self.size, oldsize.negated()?);
+                self.price = price;
+            }
+        } else if size.lt(ZERO) {
+            (opened, closed) = (size, ZERO);
+            self.price = self
+                .price
+                .times(oldsize)?
+                .plus(size.times(price)?)?
+                .over(self.size)?;
+        } else if self.size.lt(ZERO) {
+            (opened, closed) = (ZERO, size);
+        } else {
+            (opened, closed) = (self.size, oldsize.negated()?);
+            self.price = price;
+        }
+        Ok((self.size, self.price, opened, closed))
+    }
+}
+
+/// The positions by data, in the order their entries were created (a Python `dict`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Positions {
+    entries: Vec<(usize, Position)>,
+    slots: HashMap<usize, usize>,
+}
+
+impl Positions {
+    /// The position of `data`, if its entry exists.
+    #[must_use]
+    pub fn get(&self, data: usize) -> Option<&Position> {
+        self.slots.get(&data).map(|&slot| &self.entries[slot].1)
+    }
+
+    /// `positions.setdefault(data, Position())`.
+    pub fn setdefault(&mut self, data: usize) -> &mut Position {
+        let slot = match self.slots.get(&data) {
+            Some(&slot) => slot,
+            None => {
+                self.entries.push((data, Position::default()));
+                self.slots.insert(data, self.entries.len() - 1);
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[slot].1
+    }
+
+    /// Add an entry (restoring a snapshot); `false` if `data` already has one.
+    pub fn insert_new(&mut self, data: usize, position: Position) -> bool {
+        if self.slots.contains_key(&data) {
+            return false;
+        }
+        self.entries.push((data, position));
+        self.slots.insert(data, self.entries.len() - 1);
+        true
+    }
+
+    /// The entries in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &(usize, Position)> {
+        self.entries.iter()
+    }
+
+    /// The entries in creation order, mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut (usize, Position)> {
+        self.entries.iter_mut()
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The data of entry `slot` (creation order).
+    #[must_use]
+    pub fn data_at(&self, slot: usize) -> usize {
+        self.entries[slot].0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(v: i128) -> Num {
+        Num::Int(v)
+    }
+
+    fn f(v: f64) -> Num {
+        Num::Float(v)
+    }
+
+    #[test]
+    fn update_opens_adds_reduces_reverses_and_closes() {
+        // Reference: bt_cracktrader.core.pycore._Position, step by step.
+        let mut p = Position::default();
+        assert_eq!(
+            p.update(i(10), f(100.5)).unwrap(),
+            (i(10), f(100.5), i(10), i(0))
+        );
+        // (100.5 * 10 + 5 * 101.25) / 15
+        assert_eq!(
+            p.update(i(5), f(101.25)).unwrap(),
+            (i(15), f(100.75), i(5), i(0))
+        );
+        assert_eq!(
+            p.update(i(-4), f(99.0)).unwrap(),
+            (i(11), f(100.75), i(0), i(-4))
+        );
+        // reversal: opened is the new size, closed the old size negated
+        assert_eq!(
+            p.update(f(-12.5), f(98.0)).unwrap(),
+            (f(-1.5), f(98.0), f(-1.5), i(-11))
+        );
+        assert_eq!(
+            p.update(f(1.5), f(97.0)).unwrap(),
+            (f(0.0), f(0.0), i(0), f(1.5))
+        );
+        assert_eq!(
+            p,
+            Position {
+                size: f(0.0),
+                price: f(0.0),
+                adjbase: None
+            }
+        );
+    }
+
+    #[test]
+    fn fresh_clone_drops_price_of_flat_and_adjbase() {
+        let p = Position {
+            size: i(0),
+            price: f(3.0),
+            adjbase: Some(f(2.0)),
+        };
+        assert_eq!(
+            p.fresh_clone(),
+            Position {
+                size: i(0),
+                price: f(0.0),
+                adjbase: None
+            }
+        );
+        let q = Position {
+            size: i(2),
+            price: f(3.0),
+            adjbase: Some(f(2.0)),
+        };
+        assert_eq!(
+            q.fresh_clone(),
+            Position {
+                size: i(2),
+                price: f(3.0),
+                adjbase: None
+            }
+        );
+    }
+
+    #[test]
+    fn book_keeps_creation_order() {
+        let mut book = Positions::default();
+        book.setdefault(3).size = i(1);
+        book.setdefault(0);
+        book.setdefault(3).size = i(2);
+        let order: Vec<usize> = book.iter().map(|(d, _)| *d).collect();
+        assert_eq!(order, vec![3, 0]);
+        assert_eq!(book.get(3).unwrap().size, i(2));
+        assert!(book.get(1).is_none());
+        assert!(!book.insert_new(0, Position::default()));
+    }
+}

@@ -1,0 +1,287 @@
+//! Golden fixtures: every `fixtures/core/*.json` recording (real Backtrader runs through the
+//! Python core, see `bt_cracktrader/core/replay.py`) is replayed on the Rust core, which must
+//! produce the same records, values, errors and states: floats bit for bit (sign of zero
+//! included), ints as ints and floats as floats.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use cracktrader_core::{Core, CoreError, Num, RawItem, Record, State, Value, CONTRACT_VERSION};
+use serde_json::Value as Json;
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core")
+}
+
+/// One scalar of a record or state, compared by type and bits.
+#[derive(Clone, Copy)]
+enum Item {
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Item::Int(a), Item::Int(b)) => a == b,
+            (Item::Float(a), Item::Float(b)) => a.to_bits() == b.to_bits(),
+            (Item::Bool(a), Item::Bool(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Item::Int(v) => write!(f, "{v}"),
+            Item::Float(v) => write!(f, "{v:?}f"),
+            Item::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl From<Num> for Item {
+    fn from(value: Num) -> Self {
+        match value {
+            Num::Int(v) => Item::Int(v),
+            Num::Float(v) => Item::Float(v),
+        }
+    }
+}
+
+fn json_item(json: &Json) -> Item {
+    match json {
+        Json::Bool(v) => Item::Bool(*v),
+        Json::Number(n) => {
+            if let Some(v) = n.as_i64() {
+                Item::Int(i128::from(v))
+            } else if let Some(v) = n.as_u64() {
+                Item::Int(i128::from(v))
+            } else {
+                Item::Float(n.as_f64().expect("a JSON number"))
+            }
+        }
+        other => panic!("not a scalar: {other}"),
+    }
+}
+
+fn json_items(json: &Json) -> Vec<Item> {
+    json.as_array()
+        .expect("an array")
+        .iter()
+        .map(json_item)
+        .collect()
+}
+
+/// A JSON value as the core's dynamic input (JSON arrays are tuples).
+fn json_value(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::None,
+        Json::Bool(v) => Value::Bool(*v),
+        Json::Number(_) => match json_item(json) {
+            Item::Int(v) => Value::Int(v),
+            Item::Float(v) => Value::Float(v),
+            Item::Bool(v) => Value::Bool(v),
+        },
+        Json::String(_) | Json::Array(_) | Json::Object(_) => Value::Other { eq_zero: false },
+    }
+}
+
+fn raw_items(json: &Json) -> Vec<RawItem> {
+    json.as_array()
+        .expect("a list of tuples")
+        .iter()
+        .map(|row| match row.as_array() {
+            Some(items) => RawItem::from_values(&items.iter().map(json_value).collect::<Vec<_>>()),
+            None => RawItem::not_tuple(None),
+        })
+        .collect()
+}
+
+fn record_items(record: &Record) -> Vec<Item> {
+    match record {
+        Record::Accepted { oref } => vec![Item::Int(0), Item::Int(i128::from(*oref))],
+        Record::Margin { oref } => vec![Item::Int(1), Item::Int(i128::from(*oref))],
+        Record::Executed(x) => {
+            let mut items = vec![Item::Int(2), Item::Int(i128::from(x.oref))];
+            items.extend(
+                [
+                    x.dt,
+                    x.size,
+                    x.price,
+                    x.closed,
+                    x.closedvalue,
+                    x.closedcomm,
+                    x.opened,
+                    x.openedvalue,
+                    x.openedcomm,
+                    x.pnl,
+                    x.psize,
+                    x.pprice,
+                    x.position_size,
+                    x.position_price,
+                ]
+                .map(Item::from),
+            );
+            items
+        }
+    }
+}
+
+fn state_items(state: &State) -> Vec<Item> {
+    let mut items: Vec<Item> = [
+        state.cash,
+        state.value,
+        state.valuemkt,
+        state.valuelever,
+        state.valuemktlever,
+        state.fundvalue,
+        state.fundshares,
+        state.leverage,
+        state.unrealized,
+    ]
+    .map(Item::from)
+    .to_vec();
+    items.push(Item::Bool(state.idle));
+    items
+}
+
+/// What a call returned: its records (`step`) and its value (`value_of`).
+type Output = (Option<Vec<Vec<Item>>>, Option<Item>);
+
+/// Replay one recording; `Err` names the first call that differs.
+fn replay(path: &Path) -> Result<usize, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("read: {e}"))?;
+    let rec: Json = serde_json::from_str(&text).map_err(|e| format!("parse: {e}"))?;
+    if rec["contract_version"].as_u64() != Some(u64::from(CONTRACT_VERSION)) {
+        return Err(format!("contract_version {}", rec["contract_version"]));
+    }
+    let init = &rec["init"];
+    let mut core = Core::new_raw([
+        json_value(&init["cash"]),
+        json_value(&init["checksubmit"]),
+        json_value(&init["shortcash"]),
+        json_value(&init["fundstartval"]),
+    ])
+    .map_err(|e| format!("init: {e}"))?;
+    let calls = rec["calls"].as_array().ok_or("no calls")?;
+    for (i, call) in calls.iter().enumerate() {
+        let kind = call["call"].as_str().unwrap_or("?");
+        let fail = |what: &str, expected: &dyn fmt::Debug, got: &dyn fmt::Debug| {
+            format!(
+                "call #{i} ({kind}): {what} differs\n expected: {expected:?}\n got:      {got:?}"
+            )
+        };
+        let outcome: Result<Output, CoreError> = match kind {
+            "step" => core
+                .step_raw(&raw_items(&call["events"]), &raw_items(&call["bars"]))
+                .map(|records| (Some(records.iter().map(record_items).collect()), None)),
+            "apply" => core
+                .apply_raw(&raw_items(&call["events"]))
+                .map(|()| (None, None)),
+            "value_of" => {
+                let list = |key: &str| -> Vec<Value> {
+                    call[key]
+                        .as_array()
+                        .expect(key)
+                        .iter()
+                        .map(json_value)
+                        .collect()
+                };
+                let lever = call["lever"].as_bool().expect("lever");
+                core.value_of_raw(&list("datas"), &list("closes"), lever)
+                    .map(|value| (None, Some(Item::from(value))))
+            }
+            other => return Err(format!("call #{i}: unknown call {other:?}")),
+        };
+        match outcome {
+            Ok((records, value)) => {
+                if let Some(err) = call.get("error") {
+                    return Err(fail("outcome", err, &"no error"));
+                }
+                if let Some(records) = records {
+                    let expected: Vec<Vec<Item>> = call["records"]
+                        .as_array()
+                        .ok_or_else(|| format!("call #{i}: no records"))?
+                        .iter()
+                        .map(json_items)
+                        .collect();
+                    if expected != records {
+                        return Err(fail("records", &expected, &records));
+                    }
+                }
+                if let Some(value) = value {
+                    let expected = json_item(&call["value"]);
+                    if expected != value {
+                        return Err(fail("value", &expected, &value));
+                    }
+                }
+            }
+            Err(CoreError::Input(err)) => {
+                let expected = call
+                    .get("error")
+                    .ok_or_else(|| fail("outcome", &"no error", &err.to_string()))?;
+                let got = serde_json::json!({
+                    "what": err.what, "field": err.field, "reason": err.reason,
+                });
+                let expected_fields = serde_json::json!({
+                    "what": expected["what"], "field": expected["field"],
+                    "reason": expected["reason"],
+                });
+                if expected_fields != got {
+                    return Err(fail("error", &expected_fields, &got));
+                }
+            }
+            Err(other) => return Err(fail("outcome", &call.get("error"), &other)),
+        }
+        if let Some(expected) = call.get("state") {
+            let expected = json_items(expected);
+            let got = state_items(&core.state());
+            if expected != got {
+                return Err(fail("state", &expected, &got));
+            }
+        }
+    }
+    Ok(calls.len())
+}
+
+#[test]
+fn golden_fixtures_replay_bit_for_bit() {
+    let dir = fixture_dir();
+    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no fixture in {}", dir.display());
+    let mut failures = Vec::new();
+    for path in &paths {
+        match replay(path) {
+            Ok(calls) => assert!(calls > 0, "{}: no call", path.display()),
+            Err(why) => failures.push(format!("{}: {why}", path.display())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_changed_number_is_detected() {
+    // The comparison itself: int vs float and the sign of zero are differences.
+    assert!(Item::Int(1) != Item::Float(1.0));
+    assert!(Item::Float(0.0) != Item::Float(-0.0));
+    assert!(json_item(&serde_json::json!(1)) == Item::Int(1));
+    let parsed: Json = serde_json::from_str("[1.0, -0.0, 0.1, 731264.9999999999]").unwrap();
+    assert_eq!(
+        json_items(&parsed),
+        vec![
+            Item::Float(1.0),
+            Item::Float(-0.0),
+            Item::Float(0.1),
+            Item::Float(731_264.999_999_999_9)
+        ]
+    );
+}
