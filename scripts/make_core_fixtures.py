@@ -36,7 +36,8 @@ class Reversal(bt.Strategy):
     params = (("fast", 5), ("slow", 15), ("stake", 7))
 
     def __init__(self) -> None:
-        self.cross = bt.ind.CrossOver(bt.ind.SMA(period=self.p.fast), bt.ind.SMA(period=self.p.slow))
+        fast, slow = bt.ind.SMA(period=self.p.fast), bt.ind.SMA(period=self.p.slow)
+        self.cross = bt.ind.CrossOver(fast, slow)
 
     def next(self) -> None:
         if self.cross > 0:

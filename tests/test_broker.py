@@ -36,7 +36,8 @@ def test_package_and_extension_load_from_the_installed_location() -> None:
     import bt_cracktrader._rust as ext
 
     pkg = Path(bt_cracktrader.__file__).resolve()
-    assert ROOT not in pkg.parents, f"bt_cracktrader imported from the source tree: {pkg}"
+    assert pkg.parent != ROOT / "bt_cracktrader", f"imported from the source tree: {pkg}"
+    assert pkg.parent.parent.name in ("site-packages", "dist-packages"), pkg
     assert Path(ext.__file__).resolve().parent == pkg.parent
     assert "site-packages" in ext.__file__ or "dist-packages" in ext.__file__
 
