@@ -42,7 +42,12 @@ def rust_core() -> Any:
         raise RustBackendUnavailable(
             f"the Rust backend is not available ({exc}); {BUILD_HINT}"
         ) from exc
-    return _rust.RustCore
+    core = getattr(_rust, "RustCore", None)
+    if core is None:  # a stale build of the extension, from before the core existed
+        raise RustBackendUnavailable(
+            f"the Rust extension at {_rust.__file__} has no RustCore (a stale build); {BUILD_HINT}"
+        )
+    return core
 
 
 def load_core(backend: str | None = None) -> tuple[Any, str]:
