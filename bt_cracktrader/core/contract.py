@@ -11,9 +11,12 @@ carry a whole batch:
 
 * ``events`` are applied in list order before the bar is processed. The first item of each tuple
   is its tag (``EV_*``).
-* ``bars`` is one tuple per registered data, ``(data, dt, open, high, low, close, volume, mark)``:
-  ``open`` .. ``close`` are the prices orders are matched against (``tick_*`` when a live feed
-  sets them), ``mark`` is ``data.close[0]``, the price positions are valued and marked to.
+* ``bars`` is one tuple per registered data, ``(data, dt, open, high, low, close, mark, volume,
+  rhigh, rlow, pdt, phigh, plow, pvolume)``: ``open`` .. ``close`` are the prices orders are
+  matched against (``tick_*`` when a live feed sets them), ``mark`` is ``data.close[0]``, the
+  price positions are valued and marked to, ``volume``/``rhigh``/``rlow`` are the bar's
+  ``volume[0]``/``high[0]``/``low[0]`` (what volume fillers read) and ``pdt`` .. ``pvolume``
+  the previous bar's (``[-1]``: a Close order can fill at the previous bar).
 * ``records`` are what happened, in the order BackBroker would have produced the notifications.
   The first item of each tuple is its tag (``REC_*``).
 * ``state`` is a tuple laid out as ``STATE_FIELDS``.
@@ -24,13 +27,13 @@ sizes and positions, exactly as in Backtrader. Prices and money are ``float``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol, Union
 
 Number = Union[int, float]
 
 #: Version of this contract; bumped on any change of a tuple layout below.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 # --- input events -------------------------------------------------------------------------
 #: ``(EV_DATA, data, stocklike, perc, commission, mult, margin, automargin, leverage)``:
@@ -42,26 +45,57 @@ EV_DATA = 0
 #: Backtrader values positions in the order their entries were created, so the adapter reports
 #: ``getposition()`` calls that create entries.
 EV_POSITION = 1
-#: ``(EV_SUBMIT, ref, data, size, price, created_dt, exectype, check)``: a new order. ``size`` is
-#: signed (negative sells), ``price`` is ``order.created.price``; with ``check`` the order waits
-#: for the submit check, without it (``checksubmit=False``) it goes straight to the pending queue.
+#: ``(EV_SUBMIT, ref, data, isbuy, size, exectype, price, pricelimit, pclose, created_dt, valid,
+#: dteos, trailamount, trailpercent, limitoffset, parent, oco, transmit, check, coc, notified)``:
+#: a new order, as ``BackBroker.buy``/``sell`` receive it once ``bt.Order`` has built it.
+#: ``size`` is signed (negative sells); ``price``, ``pricelimit``, ``pclose`` and ``created_dt``
+#: are ``order.created``'s; ``valid`` is ``order.valid`` as a float (0.0: good till cancelled);
+#: ``dteos`` is ``order.dteos``; ``parent``/``oco`` are order refs or -1; ``check`` is
+#: ``checksubmit`` for this order; ``coc`` is ``order.info.get("coc", True)``. ``notified``: the
+#: adapter already transmitted the order (one without parent and with ``transmit=True`` is
+#: sent on its own), so no ``REC_SUBMITTED``/``REC_ACCEPTED`` record is produced for it.
 EV_SUBMIT = 2
-#: ``(EV_CANCEL, ref)``: cancel a pending order (the adapter already notified ``Canceled``).
+#: ``(EV_CANCEL, ref, notified)``: ``broker.cancel(order)``. With ``notified`` the adapter
+#: already notified ``Canceled`` for ``ref`` itself (cascades to OCO/bracket members are still
+#: recorded).
 EV_CANCEL = 3
-#: ``(EV_CONFIG, checksubmit, shortcash)``: broker parameters that change matching/accounting.
+#: ``(EV_CONFIG, checksubmit, shortcash, coc, coo, slip_perc, slip_fixed, slip_open, slip_match,
+#: slip_limit, slip_out, filler, filler_size, filler_perc, filler_minmov)``: broker parameters.
+#: ``filler`` is one of ``FILLER_*``; the numbers are the filler's params (0 when unset).
 EV_CONFIG = 4
 #: ``(EV_SET_CASH, cash)``: ``broker.set_cash`` (does not touch fund shares, as BackBroker).
 EV_SET_CASH = 5
 
+#: ``filler`` values of ``EV_CONFIG``.
+FILLER_NONE, FILLER_FIXEDSIZE, FILLER_FIXEDBARPERC, FILLER_BARPOINTPERC, FILLER_CALLBACK = range(5)
+
 # --- output records -----------------------------------------------------------------------
-#: ``(REC_ACCEPTED, ref)``: the submit check passed; the order is now pending.
+#: ``(REC_ACCEPTED, ref)``: ``order.accept()``: the order is now pending.
 REC_ACCEPTED = 0
-#: ``(REC_MARGIN, ref)``: not enough cash, at the submit check or at execution.
+#: ``(REC_MARGIN, ref)``: ``order.margin()``: not enough cash, at the submit check or the fill.
 REC_MARGIN = 1
 #: ``(REC_EXECUTED, ref, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
-#: openedcomm, pnl, psize, pprice, position_size, position_price)``: one execution bit, with the
-#: position of the order's data after it. ``size == closed + opened``.
+#: openedcomm, pnl, psize, pprice, position_size, position_price)``: ``order.execute(...)``, one
+#: execution bit, with the position of the order's data after it. ``size == closed + opened``.
 REC_EXECUTED = 2
+#: ``(REC_SUBMITTED, ref)``: ``order.submit()``: transmitted, waiting for the submit check.
+REC_SUBMITTED = 3
+#: ``(REC_CANCELED, ref)``: ``order.cancel()``.
+REC_CANCELED = 4
+#: ``(REC_EXPIRED, ref)``: ``order.expire()``.
+REC_EXPIRED = 5
+#: ``(REC_REJECTED, ref)``: ``order.reject()`` (a bracket child whose parent is gone).
+REC_REJECTED = 6
+#: ``(REC_ACTIVATED, ref)``: ``order.activate()`` (a bracket child after its parent filled).
+REC_ACTIVATED = 7
+#: ``(REC_TRIGGERED, ref)``: ``order.triggered = True`` (a StopLimit's stop was reached).
+REC_TRIGGERED = 8
+#: ``(REC_TRAIL, ref, price, pricelimit)``: a trailing stop moved ``order.created.price`` and
+#: ``order.created.pricelimit``.
+REC_TRAIL = 9
+#: ``(REC_POSITION, data)``: the core created the (flat) position entry of ``data``, as
+#: BackBroker's ``positions`` defaultdict does at a submit check or a fill.
+REC_POSITION = 10
 
 #: Layout of the ``state`` tuple.
 STATE_FIELDS = (
@@ -77,11 +111,20 @@ STATE_FIELDS = (
     "idle",
 )
 
-#: Backtrader's ``Order.Market``; the only execution type of contract version 1.
-EXEC_MARKET = 0
+#: Backtrader's ``Order.ExecTypes`` codes.
+(
+    EXEC_MARKET,
+    EXEC_CLOSE,
+    EXEC_LIMIT,
+    EXEC_STOP,
+    EXEC_STOPLIMIT,
+    EXEC_STOPTRAIL,
+    EXEC_STOPTRAILLIMIT,
+    EXEC_HISTORICAL,
+) = range(8)
 
 Event = tuple[object, ...]
-Bar = tuple[int, float, float, float, float, float, float, float]
+Bar = tuple[object, ...]
 Record = tuple[object, ...]
 
 
@@ -110,10 +153,13 @@ class Core(Protocol):
     ) -> None: ...
 
     def step(
-        self, events: Sequence[Event], bars: Sequence[Bar]
+        self,
+        events: Sequence[Event],
+        bars: Sequence[Bar],
+        filler: Callable[[int, float, int], Number] | None = None,
     ) -> tuple[list[Record], tuple[object, ...]]: ...
 
-    def apply(self, events: Sequence[Event]) -> None: ...
+    def apply(self, events: Sequence[Event]) -> list[Record]: ...
 
     def value_of(
         self, datas: Sequence[int], closes: Sequence[float], lever: bool
@@ -137,5 +183,21 @@ class CoreInputError(ValueError):
 #: Names used in error messages, indexed by event tag.
 EVENT_NAMES = ("data", "position", "submit", "cancel", "config", "set_cash")
 #: Tuple length of each event, indexed by event tag.
-EVENT_LENGTHS = (9, 2, 8, 2, 3, 2)
-BAR_LENGTH = 8
+EVENT_LENGTHS = (9, 2, 21, 3, 15, 2)
+BAR_LENGTH = 14
+#: Field names of a bar, after ``data``.
+BAR_FIELDS = (
+    "dt",
+    "open",
+    "high",
+    "low",
+    "close",
+    "mark",
+    "volume",
+    "rhigh",
+    "rlow",
+    "pdt",
+    "phigh",
+    "plow",
+    "pvolume",
+)

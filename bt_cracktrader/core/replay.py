@@ -19,8 +19,9 @@ floats with their shortest round-trip repr, so a replay reproduces every bit.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from .contract import CONTRACT_VERSION, CoreInputError
 
