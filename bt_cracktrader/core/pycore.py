@@ -622,6 +622,7 @@ class PyCore:
         except ValueError:
             return False
         order.state = _DONE
+        order.completed = False
         if not notified:
             records.append((REC_CANCELED, order.ref))
         self._ococheck(order, records)
@@ -651,6 +652,9 @@ class PyCore:
                 if o is not None and o.ref in ocol:
                     del self.pending[i]
                     o.state = _DONE
+                    # an order re-transmitted into a bracket sits twice in pending: its own fill
+                    # cancels its twin, and the order then no longer counts as completed
+                    o.completed = False
                     records.append((REC_CANCELED, o.ref))
 
     def _position(self, data: int, records: list[Record]) -> _Position:
