@@ -19,7 +19,7 @@ from bt_cracktrader.compare import run_recorded
 from bt_cracktrader.record import first_difference
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-O = bt.Order
+Ord = bt.Order
 
 RUNMODES: dict[str, dict[str, Any]] = {
     "preload_runonce": {"preload": True, "runonce": True},
@@ -138,49 +138,49 @@ def _sell(**kw: Any) -> tuple[str, dict[str, Any]]:
 # -- execution types --------------------------------------------------------------------------
 EXEC_SCRIPTS: dict[str, dict[int, list[Any]]] = {
     "market_close": {
-        3: [_buy(size=10), _sell(size=4, exectype=O.Close)],
-        9: [_sell(size=6), _buy(size=3, exectype=O.Close)],
+        3: [_buy(size=10), _sell(size=4, exectype=Ord.Close)],
+        9: [_sell(size=6), _buy(size=3, exectype=Ord.Close)],
     },
     "limit": {
         2: [
-            _buy(size=5, exectype=O.Limit, price=("rel", 0.98)),
-            _sell(size=5, exectype=O.Limit, price=("rel", 1.02)),
-            _buy(size=2, exectype=O.Limit, price=("rel", 1.05)),  # gaps through at the open
-            _sell(size=2, exectype=O.Limit, price=("rel", 0.95)),
-            _buy(size=1, exectype=O.Limit, price=0),
+            _buy(size=5, exectype=Ord.Limit, price=("rel", 0.98)),
+            _sell(size=5, exectype=Ord.Limit, price=("rel", 1.02)),
+            _buy(size=2, exectype=Ord.Limit, price=("rel", 1.05)),  # gaps through at the open
+            _sell(size=2, exectype=Ord.Limit, price=("rel", 0.95)),
+            _buy(size=1, exectype=Ord.Limit, price=0),
         ],  # price=0 means the creation close
     },
     "stop": {
         2: [
-            _buy(size=5, exectype=O.Stop, price=("rel", 1.01)),
-            _sell(size=5, exectype=O.Stop, price=("rel", 0.99)),
-            _buy(size=2, exectype=O.Stop, price=("rel", 0.9)),  # already through: open
-            _sell(size=2, exectype=O.Stop, price=("rel", 1.1)),
+            _buy(size=5, exectype=Ord.Stop, price=("rel", 1.01)),
+            _sell(size=5, exectype=Ord.Stop, price=("rel", 0.99)),
+            _buy(size=2, exectype=Ord.Stop, price=("rel", 0.9)),  # already through: open
+            _sell(size=2, exectype=Ord.Stop, price=("rel", 1.1)),
         ],
     },
     "stoplimit": {
         2: [
-            _buy(size=5, exectype=O.StopLimit, price=("rel", 1.01), plimit=("rel", 1.02)),
-            _buy(size=4, exectype=O.StopLimit, price=("rel", 1.01), plimit=("rel", 0.99)),
-            _sell(size=5, exectype=O.StopLimit, price=("rel", 0.99), plimit=("rel", 0.98)),
-            _sell(size=4, exectype=O.StopLimit, price=("rel", 0.99), plimit=("rel", 1.01)),
-            _buy(size=3, exectype=O.StopLimit, price=("rel", 0.95), plimit=("rel", 0.96)),
+            _buy(size=5, exectype=Ord.StopLimit, price=("rel", 1.01), plimit=("rel", 1.02)),
+            _buy(size=4, exectype=Ord.StopLimit, price=("rel", 1.01), plimit=("rel", 0.99)),
+            _sell(size=5, exectype=Ord.StopLimit, price=("rel", 0.99), plimit=("rel", 0.98)),
+            _sell(size=4, exectype=Ord.StopLimit, price=("rel", 0.99), plimit=("rel", 1.01)),
+            _buy(size=3, exectype=Ord.StopLimit, price=("rel", 0.95), plimit=("rel", 0.96)),
         ],
     },
     "stoptrail": {
         2: [
-            _sell(size=5, exectype=O.StopTrail, trailamount=0.5),
-            _buy(size=5, exectype=O.StopTrail, trailpercent=0.02),
-            _sell(size=2, exectype=O.StopTrail, trailpercent=0.01, price=("rel", 0.99)),
+            _sell(size=5, exectype=Ord.StopTrail, trailamount=0.5),
+            _buy(size=5, exectype=Ord.StopTrail, trailpercent=0.02),
+            _sell(size=2, exectype=Ord.StopTrail, trailpercent=0.01, price=("rel", 0.99)),
         ],
     },
     "stoptraillimit": {
         2: [
-            _sell(size=5, exectype=O.StopTrailLimit, trailamount=0.4, plimit=("rel", 0.995)),
-            _buy(size=5, exectype=O.StopTrailLimit, trailpercent=0.015, plimit=("rel", 1.01)),
+            _sell(size=5, exectype=Ord.StopTrailLimit, trailamount=0.4, plimit=("rel", 0.995)),
+            _buy(size=5, exectype=Ord.StopTrailLimit, trailpercent=0.015, plimit=("rel", 1.01)),
             _sell(
                 size=3,
-                exectype=O.StopTrailLimit,
+                exectype=Ord.StopTrailLimit,
                 trailpercent=0.01,
                 price=("rel", 1.0),
                 plimit=("rel", 0.99),
@@ -200,7 +200,7 @@ def test_execution_types(backend: str, case: str, runmode: str) -> None:
 # -- validity ---------------------------------------------------------------------------------
 VALIDITY = {
     "gtc": None,
-    "day": O.DAY,
+    "day": Ord.DAY,
     "zero": 0,
     "float": 2.0,
     "timedelta": ("days", 3),
@@ -214,11 +214,11 @@ def test_validity_and_expiry(backend: str, valid: str, runmode: str) -> None:
     v = VALIDITY[valid]
     script = {
         2: [
-            _buy(size=5, exectype=O.Limit, price=("rel", 0.9), valid=v),
-            _sell(size=5, exectype=O.Stop, price=("rel", 0.8), valid=v),
+            _buy(size=5, exectype=Ord.Limit, price=("rel", 0.9), valid=v),
+            _sell(size=5, exectype=Ord.Stop, price=("rel", 0.8), valid=v),
             _buy(size=1, valid=v),
         ],  # Market never expires
-        10: [_buy(size=2, exectype=O.Limit, price=("rel", 0.995), valid=v)],
+        10: [_buy(size=2, exectype=Ord.Limit, price=("rel", 0.995), valid=v)],
     }
     rec = _check(backend, runmode, script)
     if valid in ("day", "float", "timedelta", "date"):
@@ -229,13 +229,13 @@ def test_validity_and_expiry(backend: str, valid: str, runmode: str) -> None:
 GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
     "oco": {
         2: [
-            _buy(size=5, exectype=O.Limit, price=("rel", 0.99)),
-            _buy(size=5, exectype=O.Stop, price=("rel", 1.01), oco=0),
-            _sell(size=3, exectype=O.Limit, price=("rel", 1.2), oco=0),
+            _buy(size=5, exectype=Ord.Limit, price=("rel", 0.99)),
+            _buy(size=5, exectype=Ord.Stop, price=("rel", 1.01), oco=0),
+            _sell(size=3, exectype=Ord.Limit, price=("rel", 1.2), oco=0),
         ],
         6: [
-            _buy(size=5, exectype=O.Limit, price=("rel", 0.5)),
-            _sell(size=5, exectype=O.Limit, price=("rel", 2.0), oco=3),
+            _buy(size=5, exectype=Ord.Limit, price=("rel", 0.5)),
+            _sell(size=5, exectype=Ord.Limit, price=("rel", 2.0), oco=3),
         ],
         8: [("cancel", {"ref": 4})],
     },
@@ -257,7 +257,7 @@ GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
                 {
                     "size": 7,
                     "price": ("rel", 1.01),
-                    "exectype": O.Limit,
+                    "exectype": Ord.Limit,
                     "limitprice": ("rel", 0.96),
                     "stopprice": ("rel", 1.04),
                 },
@@ -284,7 +284,7 @@ GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
                 "buy_bracket",
                 {
                     "size": 10,
-                    "exectype": O.Market,
+                    "exectype": Ord.Market,
                     "limitprice": ("rel", 1.5),
                     "stopprice": ("rel", 0.5),
                 },
@@ -294,12 +294,12 @@ GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
     },
     "manual_chain": {
         2: [
-            _buy(size=4, exectype=O.Limit, price=("rel", 1.0), transmit=False),
-            _sell(size=4, exectype=O.Stop, price=("rel", 0.97), parent=0, transmit=False),
-            _sell(size=4, exectype=O.Limit, price=("rel", 1.02), parent=0, transmit=True),
+            _buy(size=4, exectype=Ord.Limit, price=("rel", 1.0), transmit=False),
+            _sell(size=4, exectype=Ord.Stop, price=("rel", 0.97), parent=0, transmit=False),
+            _sell(size=4, exectype=Ord.Limit, price=("rel", 1.02), parent=0, transmit=True),
         ],
         # a child attached later to an already transmitted order re-transmits it
-        3: [_sell(size=1, exectype=O.Limit, price=("rel", 1.5), parent=0)],
+        3: [_sell(size=1, exectype=Ord.Limit, price=("rel", 1.5), parent=0)],
     },
     "bracket_margin": {
         2: [
@@ -316,9 +316,9 @@ GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
     },
     "oco_margin_at_submit": {
         2: [
-            _buy(size=1, exectype=O.Limit, price=("rel", 0.99)),
-            _buy(size=100000, exectype=O.Limit, price=("rel", 0.98), oco=0),
-            _sell(size=1, exectype=O.Limit, price=("rel", 1.01), oco=0),
+            _buy(size=1, exectype=Ord.Limit, price=("rel", 0.99)),
+            _buy(size=100000, exectype=Ord.Limit, price=("rel", 0.98), oco=0),
+            _sell(size=1, exectype=Ord.Limit, price=("rel", 1.01), oco=0),
         ],
     },
 }
@@ -356,7 +356,7 @@ def test_partially_filled_parent_keeps_children_inactive(backend: str) -> None:
                 "buy_bracket",
                 {
                     "size": 10,
-                    "exectype": O.Market,
+                    "exectype": Ord.Market,
                     "limitprice": ("rel", 1.05),
                     "stopprice": ("rel", 0.95),
                 },
@@ -378,7 +378,7 @@ def test_cheat_on_close(backend: str, runmode: str) -> None:
         2: [
             _buy(size=5),
             _sell(size=2, coc=False),
-            _buy(size=1, exectype=O.Limit, price=("rel", 1.0)),
+            _buy(size=1, exectype=Ord.Limit, price=("rel", 1.0)),
         ],
         5: [("close", {})],
     }
@@ -389,8 +389,8 @@ def test_cheat_on_close(backend: str, runmode: str) -> None:
 @pytest.mark.parametrize("runmode", list(RUNMODES))
 def test_cheat_on_open(backend: str, runmode: str, broker_coo: bool) -> None:
     script = {
-        3: [_buy(size=5), _sell(size=2, exectype=O.Limit, price=("rel", 1.0))],
-        6: [("close", {}), _buy(size=1, exectype=O.Limit, price=("rel", 0.999))],
+        3: [_buy(size=5), _sell(size=2, exectype=Ord.Limit, price=("rel", 1.0))],
+        6: [("close", {}), _buy(size=1, exectype=Ord.Limit, price=("rel", 0.999))],
     }
     _check(
         backend,
@@ -405,14 +405,14 @@ def test_cheat_on_open(backend: str, runmode: str, broker_coo: bool) -> None:
 ALL_TYPES = {
     2: [
         _buy(size=5),
-        _buy(size=3, exectype=O.Limit, price=("rel", 1.03)),
-        _sell(size=3, exectype=O.Limit, price=("rel", 0.97)),
-        _buy(size=2, exectype=O.Stop, price=("rel", 1.005)),
-        _sell(size=2, exectype=O.Stop, price=("rel", 0.995)),
-        _buy(size=2, exectype=O.StopLimit, price=("rel", 1.005), plimit=("rel", 1.01)),
-        _sell(size=2, exectype=O.StopLimit, price=("rel", 0.995), plimit=("rel", 0.99)),
-        _sell(size=1, exectype=O.StopTrail, trailamount=0.3),
-        _buy(size=1, exectype=O.Close),
+        _buy(size=3, exectype=Ord.Limit, price=("rel", 1.03)),
+        _sell(size=3, exectype=Ord.Limit, price=("rel", 0.97)),
+        _buy(size=2, exectype=Ord.Stop, price=("rel", 1.005)),
+        _sell(size=2, exectype=Ord.Stop, price=("rel", 0.995)),
+        _buy(size=2, exectype=Ord.StopLimit, price=("rel", 1.005), plimit=("rel", 1.01)),
+        _sell(size=2, exectype=Ord.StopLimit, price=("rel", 0.995), plimit=("rel", 0.99)),
+        _sell(size=1, exectype=Ord.StopTrail, trailamount=0.3),
+        _buy(size=1, exectype=Ord.Close),
     ],
     6: [("close", {})],
 }
@@ -461,8 +461,8 @@ def test_fillers(backend: str, case: str, runmode: str) -> None:
     script = {
         2: [
             _buy(size=10),
-            _sell(size=7, exectype=O.Limit, price=("rel", 1.01)),
-            _buy(size=9.5, exectype=O.Stop, price=("rel", 1.01)),
+            _sell(size=7, exectype=Ord.Limit, price=("rel", 1.01)),
+            _buy(size=9.5, exectype=Ord.Stop, price=("rel", 1.01)),
         ],
         12: [("close", {})],
     }
@@ -486,7 +486,7 @@ def test_cancel_in_every_state(backend: str, checksubmit: bool) -> None:
 
     script = {
         2: [
-            _buy(size=5, exectype=O.Limit, price=("rel", 0.5)),
+            _buy(size=5, exectype=Ord.Limit, price=("rel", 0.5)),
             _buy(size=6),
             ("cancel", {"ref": 0}),
         ],  # waiting for the submit check (refused with checksubmit)
@@ -499,7 +499,7 @@ def test_cancel_in_every_state(backend: str, checksubmit: bool) -> None:
 @pytest.mark.parametrize("quicknotify", [True, False])
 def test_quicknotify(backend: str, quicknotify: bool) -> None:
     script = {
-        2: [_buy(size=5), _sell(size=2, exectype=O.Limit, price=("rel", 1.01))],
+        2: [_buy(size=5), _sell(size=2, exectype=Ord.Limit, price=("rel", 1.01))],
         4: [("close", {})],
     }
     _check(backend, "preload_next", script, cerebro_kwargs={"quicknotify": quicknotify})
@@ -510,12 +510,15 @@ def test_daily_and_resampled_weekly(backend: str, runmode: str) -> None:
     """Pending orders on the weekly data are matched against its stale last bar every day."""
     script = {
         10: [
-            _buy(size=5, data=1, exectype=O.Limit, price=("rel", 0.99)),
-            _sell(size=3, data=1, exectype=O.Stop, price=("rel", 0.97)),
+            _buy(size=5, data=1, exectype=Ord.Limit, price=("rel", 0.99)),
+            _sell(size=3, data=1, exectype=Ord.Stop, price=("rel", 0.97)),
             _buy(size=2, data=1),
-            _buy(size=1, data=1, exectype=O.Close),
+            _buy(size=1, data=1, exectype=Ord.Close),
         ],
-        20: [("close", {"data": 1}), _buy(size=4, data=0, exectype=O.Limit, price=("rel", 0.995))],
+        20: [
+            ("close", {"data": 1}),
+            _buy(size=4, data=0, exectype=Ord.Limit, price=("rel", 0.995)),
+        ],
     }
     _check(backend, runmode, script, resample=True)
 
@@ -524,8 +527,11 @@ def test_daily_and_resampled_weekly(backend: str, runmode: str) -> None:
 def test_intraday_close_orders(backend: str, runmode: str) -> None:
     """5-minute bars: Close orders fill at the session's last close (ago=-1)."""
     script = {
-        5: [_buy(size=2, exectype=O.Close)],
-        60: [_sell(size=1, exectype=O.Close), _buy(size=1, exectype=O.Limit, price=("rel", 0.999))],
+        5: [_buy(size=2, exectype=Ord.Close)],
+        60: [
+            _sell(size=1, exectype=Ord.Close),
+            _buy(size=1, exectype=Ord.Limit, price=("rel", 0.999)),
+        ],
         150: [("close", {})],
     }
     rec = _check(backend, runmode, script, datas=("2006-min-005.txt",))
@@ -535,7 +541,7 @@ def test_intraday_close_orders(backend: str, runmode: str) -> None:
 def test_datas_without_a_bar_this_cycle(backend: str) -> None:
     """Two daily feeds with different calendars: orders on the data that did not advance."""
     script = {
-        3: [_buy(size=2, data=1), _buy(size=1, data=1, exectype=O.Limit, price=("rel", 0.99))],
+        3: [_buy(size=2, data=1), _buy(size=1, data=1, exectype=Ord.Limit, price=("rel", 0.99))],
         8: [("close", {"data": 1}), _sell(size=1, data=0)],
     }
     _check(
