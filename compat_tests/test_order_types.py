@@ -547,3 +547,88 @@ def test_datas_without_a_bar_this_cycle(backend: str) -> None:
     _check(
         backend, "preload_runonce", script, datas=("2006-day-001.txt", "2006-volume-day-001.txt")
     )
+
+
+# -- quirks pinned one by one (docs/compat.md) --------------------------------------------------
+QUIRKS: dict[str, tuple[dict[int, list[Any]], dict[str, Any], Any]] = {
+    # Q1: the submit check prices a Market order at the creation close, the fill uses the open
+    "Q1_margin_at_fill_after_gap": ({3: [_buy(size=28)]}, {"cash": 980.0}, None),
+    # Q5: the submit check is cumulative and does not roll back a failed order
+    "Q5_cumulative_submit_check": (
+        {2: [_buy(size=500), _buy(size=1), _sell(size=1)]},
+        {"cash": 1000.0, "shortcash": False},
+        None,
+    ),
+    # Q8: exactly zero cash left is accepted
+    "Q8_zero_cash_accepted": (
+        {2: [_buy(size=10, exectype=Ord.Limit, price=50.0)]},
+        {"cash": 505.0},
+        lambda b: b.setcommission(commission=0.01),
+    ),
+    # Q9: a slipped sell Limit filled at the open is capped at the limit, not at the low
+    "Q9_sell_limit_slip_cap": (
+        {2: [_sell(size=3, exectype=Ord.Limit, price=("rel", 0.98))]},
+        {},
+        lambda b: b.set_slippage_perc(0.1),
+    ),
+    # Q10: slip_perc as a param does not slip Market orders, the setter does
+    "Q10_param_slippage_not_on_market": ({2: [_buy(size=3)]}, {"slip_perc": 0.01}, None),
+    # Q13: price=0 on a Limit/Stop means the creation close
+    "Q13_price_zero": (
+        {
+            2: [
+                _buy(size=1, exectype=Ord.Limit, price=0),
+                _sell(size=1, exectype=Ord.Stop, price=0.0),
+            ]
+        },
+        {},
+        None,
+    ),
+    # Q20: a reversal whose opening leg cannot be paid: Partial then Margin
+    "Q20_reversal_partial_margin": (
+        {2: [_buy(size=20)], 4: [_sell(size=400)]},
+        {"cash": 1000.0, "shortcash": False, "checksubmit": False},
+        None,
+    ),
+    # Q21: a partial fill cancels the other OCO members
+    "Q21_partial_fill_cancels_oco": (
+        {2: [_buy(size=10), _buy(size=2, exectype=Ord.Limit, price=("rel", 0.5), oco=0)]},
+        {},
+        lambda b: b.set_filler(bt.broker.fillers.FixedSize(size=3)),
+    ),
+    # Q35: a direct broker order of size 0 is accepted and never completes
+    "Q35_size_zero_order": ({2: [_buy(size=0)]}, {}, None),
+    # Q36: close() twice in one bar reverses the position
+    "Q36_close_twice": ({2: [_buy(size=4)], 4: [("close", {}), ("close", {})]}, {}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(QUIRKS))
+def test_quirk(backend: str, case: str) -> None:
+    script, params, setup = QUIRKS[case]
+    if case == "Q35_size_zero_order":
+        # Strategy.buy(size=0) returns None; BackBroker.buy(size=0) creates the order
+        script = {2: [("broker_buy_zero", {})]}
+    rec = _check(
+        backend, "preload_runonce", script, params=params, setup=setup, strategy=_QuirkStrategy
+    )
+    statuses = _statuses(rec)
+    for status in QUIRK_SHOWS.get(case, ()):
+        assert status in statuses, f"{case}: the quirk did not show ({statuses})"
+    if case == "Q35_size_zero_order":
+        assert "Completed" not in statuses
+
+
+QUIRK_SHOWS = {
+    "Q1_margin_at_fill_after_gap": ("Accepted", "Margin"),
+    "Q5_cumulative_submit_check": ("Margin",),
+    "Q8_zero_cash_accepted": ("Completed",),
+    "Q20_reversal_partial_margin": ("Partial", "Margin"),
+    "Q21_partial_fill_cancels_oco": ("Partial", "Canceled"),
+    "Q35_size_zero_order": ("Accepted",),
+}
+
+
+class _QuirkStrategy(Scripted):
+    def broker_buy_zero(self) -> Any:
+        return self.broker.buy(self, self.data, size=0)
