@@ -201,3 +201,67 @@ BAR_FIELDS = (
     "plow",
     "pvolume",
 )
+
+
+def submit_event(
+    ref: int,
+    data: int,
+    size: Number,
+    price: float,
+    created_dt: float,
+    *,
+    exectype: int = EXEC_MARKET,
+    pricelimit: float | None = None,
+    pclose: float | None = None,
+    valid: float = 0.0,
+    dteos: float | None = None,
+    trailamount: float = 0.0,
+    trailpercent: float = 0.0,
+    limitoffset: float = 0.0,
+    parent: int = -1,
+    oco: int = -1,
+    transmit: bool = True,
+    check: bool = True,
+    coc: bool = True,
+    notified: bool = False,
+) -> Event:
+    """An ``EV_SUBMIT`` tuple with Backtrader's defaults (for tests, fuzzing and benchmarks)."""
+    return (
+        EV_SUBMIT,
+        ref,
+        data,
+        size > 0,
+        size,
+        exectype,
+        price,
+        price if pricelimit is None else pricelimit,
+        price if pclose is None else pclose,
+        created_dt,
+        valid,
+        created_dt if dteos is None else dteos,
+        trailamount,
+        trailpercent,
+        limitoffset,
+        parent,
+        oco,
+        transmit,
+        check,
+        coc,
+        notified,
+    )
+
+
+def bar_tuple(
+    data: int,
+    dt: float,
+    open: float,
+    high: float,
+    low: float,
+    close: float,
+    volume: float = 0.0,
+    prev: tuple[float, float, float, float] | None = None,
+) -> Bar:
+    """A bar tuple without live ``tick_*`` prices; ``prev`` is ``(dt, high, low, volume)`` of
+    the previous bar (defaults to this bar's)."""
+    pdt, phigh, plow, pvolume = prev if prev is not None else (dt, high, low, volume)
+    return (data, dt, open, high, low, close, close, volume, high, low, pdt, phigh, plow, pvolume)
