@@ -10,6 +10,7 @@ the next bar in a single call; nothing crosses when nothing is pending.
 from __future__ import annotations
 
 import collections
+import datetime
 import logging
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -22,9 +23,13 @@ from backtrader.position import Position
 
 from .core import load_core
 from .core.contract import (
+    COMM_METHODS,
+    EV_ADD_CASH,
     EV_CANCEL,
     EV_CONFIG,
     EV_DATA,
+    EV_FUND,
+    EV_HISTORY,
     EV_POSITION,
     EV_SET_CASH,
     EV_SUBMIT,
@@ -71,9 +76,13 @@ _COMM_METHODS = (
 )
 
 
+_CREDIT_OVERRIDES = sum(
+    1 << COMM_METHODS.index(m) for m in ("get_credit_interest", "_get_credit_interest")
+)
+
 # BackBroker's defaults as an EV_CONFIG event: the core starts with them
 _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, True, False,
-                   FILLER_NONE, 0, 0, 0)  # fmt: skip
+                   FILLER_NONE, 0, 0, 0, True)  # fmt: skip
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -180,6 +189,10 @@ class CrackBroker(bt.BrokerBase):
 
     def __init__(self) -> None:
         self._core_cls, self.backend = load_core(self.p.backend)
+        # like BackBroker, order and fund history survive start()
+        self._userhist: list[list[Any]] = []
+        self._fundhist: list[Any] = []
+        self._fhistlast: list[Any] = [float("NaN"), float("NaN")]
         super().__init__()
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -213,6 +226,9 @@ class CrackBroker(bt.BrokerBase):
         if self._sent_config != _DEFAULT_CONFIG:
             self._events.append(self._sent_config)
         self._datas: dict[Any, int] = {}
+        self._overrides: dict[int, int] = {}
+        self._interest: dict[int, bool] = {}
+        self._comm_hook: Callable[..., Any] | None = None
         self._datalist: list[Any] = []
         self._new_datas: list[int] = []
         self._comm_dirty = False
@@ -263,6 +279,7 @@ class CrackBroker(bt.BrokerBase):
             size,
             perc,
             minmov,
+            bool(p.int2pnl),
         )
 
     def _filler_callback(self, ref: int, price: float, ago: int) -> Any:
@@ -272,11 +289,15 @@ class CrackBroker(bt.BrokerBase):
     def _comm_spec(self, data: Any) -> Event:
         comminfo = self.getcommissioninfo(data)
         cls = type(comminfo)
-        for name in _COMM_METHODS:
+        overrides = 0
+        for bit, name in enumerate(COMM_METHODS):
             if getattr(cls, name) is not getattr(CommInfoBase, name):
-                raise _not_implemented(f"a commission scheme overriding {name}() ({cls.__name__})")
-        if comminfo.p.interest:
-            raise _not_implemented(f"credit interest (interest={comminfo.p.interest!r})")
+                overrides |= 1 << bit
+        compensate = data._compensate
+        self._overrides[self._datas[data]] = overrides
+        self._interest[self._datas[data]] = bool(
+            comminfo._creditrate or overrides & _CREDIT_OVERRIDES
+        )
         return (
             EV_DATA,
             self._datas[data],
@@ -287,7 +308,33 @@ class CrackBroker(bt.BrokerBase):
             float(comminfo.p.margin or 0.0),
             float(comminfo.p.automargin or 0.0),
             float(comminfo.p.leverage),
+            float(comminfo._creditrate),
+            bool(comminfo.p.interest_long),
+            overrides,
+            -1 if compensate is None else self._data_index(compensate),
         )
+
+    def _comm_callback(self, idx: int, method: str, *args: Any) -> Any:
+        """Call a user's overridden CommInfo method for the core, with Backtrader's arguments."""
+        data = self._datalist[idx]
+        comminfo = self.getcommissioninfo(data)
+        if method == "getvalue":
+            size, pprice, price = args
+            return comminfo.getvalue(Position(size, pprice), price)
+        if method == "get_credit_interest":
+            size, price, posdt, dt = args
+            pos = Position(size, price)
+            pos.datetime = data.num2date(posdt)
+            return comminfo.get_credit_interest(data, pos, data.num2date(dt))
+        if method == "_get_credit_interest":
+            size, price, days, dt0, dt1 = args
+            return comminfo._get_credit_interest(
+                data, size, price, days, data.num2date(dt0).date(), data.num2date(dt1).date()
+            )
+        if method == "_getcommission":
+            size, price, pseudoexec = args
+            return comminfo._getcommission(size, price, pseudoexec=pseudoexec)
+        return getattr(comminfo, method)(*args)
 
     def _data_index(self, data: Any) -> int:
         idx = self._datas.get(data)
@@ -436,12 +483,38 @@ class CrackBroker(bt.BrokerBase):
             self._linked.add(ref)
         check = bool(check and self.p.checksubmit)
         alone = parent is None and transmit
+        event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
+        if not alone:
+            # BackBroker decides a bracket member's fate (held, transmitted with its group, or
+            # rejected) at once: so does the core
+            self._apply_now(event)
+            return order
+        self._events.append(event)
+        if check:
+            order.submit()
+            self._submitted[ref] = order
+            self.orders.append(order)
+            self.notify(order)
+        else:
+            self._submit_accept(order)
+        return order
+
+    def _submit_event(
+        self,
+        tag: int,
+        order: Order,
+        parent: Any,
+        oco: Any,
+        transmit: bool,
+        check: bool,
+        notified: bool,
+    ) -> Event:
         created = order.created
         valid = order.valid
-        event = (
-            EV_SUBMIT,
-            ref,
-            self._data_index(data),
+        return (
+            tag,
+            order.ref,
+            self._data_index(order.data),
             bool(order.isbuy()),
             order.size,
             order.exectype,
@@ -459,22 +532,8 @@ class CrackBroker(bt.BrokerBase):
             bool(transmit),
             check,
             bool(order.info.get("coc", True)),
-            alone,
+            notified,
         )
-        if not alone:
-            # BackBroker decides a bracket member's fate (held, transmitted with its group, or
-            # rejected) at once: so does the core
-            self._apply_now(event)
-            return order
-        self._events.append(event)
-        if check:
-            order.submit()
-            self._submitted[ref] = order
-            self.orders.append(order)
-            self.notify(order)
-        else:
-            self._submit_accept(order)
-        return order
 
     def _submit_accept(self, order: Order) -> None:
         order.pannotated = None
@@ -524,7 +583,10 @@ class CrackBroker(bt.BrokerBase):
     # -- the bar ------------------------------------------------------------------------------
     def _bars(self) -> list[Bar]:
         bars = []
+        # the calendar day only matters to credit interest (and converting is not free)
+        days = any(self._interest.values())
         for idx, data in enumerate(self._datalist):
+            dt = data.datetime[0]
             popen = getattr(data, "tick_open", None)
             phigh = getattr(data, "tick_high", None)
             plow = getattr(data, "tick_low", None)
@@ -533,7 +595,7 @@ class CrackBroker(bt.BrokerBase):
             bars.append(
                 (
                     idx,
-                    data.datetime[0],
+                    dt,
                     data.open[0] if popen is None else popen,
                     high if phigh is None else phigh,
                     low if plow is None else plow,
@@ -546,6 +608,7 @@ class CrackBroker(bt.BrokerBase):
                     data.high[-1],
                     data.low[-1],
                     data.volume[-1],
+                    data.datetime.datetime(0).toordinal() if days else int(dt),
                 )
             )
         return bars
@@ -565,21 +628,31 @@ class CrackBroker(bt.BrokerBase):
             self._new_datas.clear()
         events.extend(self._events)
         self._events = []
+        if self._fundhist:
+            events.append((EV_FUND, *self._process_fund_history()))
+        self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         return events
 
     def next(self) -> None:
+        if self._userhist:
+            self._process_order_history()
         if (
             self._idle
             and not self._events
             and not self._comm_dirty
+            and not self._fundhist
             and self._config() == self._sent_config
         ):
             return
         events = self._take_events()
         filler = self._filler_callback if self._sent_config[11] == FILLER_CALLBACK else None
-        records, state = self._core.step(events, self._bars(), filler)
+        records, state = self._core.step(events, self._bars(), filler, self._comm_hook)
         self._apply_records(records)
         self._set_state(state)
+        # BackBroker stamps every open position with the bar's time when it charges interest
+        for data, position in self.positions.items():
+            if position.size:
+                position.datetime = data.datetime.datetime()
 
     def _done(self, ref: int) -> None:
         # the order stays in ``_orders``: a bracket child cancelled after its parent filled is
@@ -602,7 +675,7 @@ class CrackBroker(bt.BrokerBase):
             order = self._orders[ref]
             (_, _, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
              openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
-            data = order.data
+            data = order.data._compensate or order.data
             position = self.positions.mirror(data)
             position.price_orig = position.price
             position.size = possize
@@ -610,7 +683,7 @@ class CrackBroker(bt.BrokerBase):
             position.upopened = opened
             position.upclosed = closed
             position.datetime = data.datetime.datetime()
-            comminfo = self.getcommissioninfo(data)
+            comminfo = self.getcommissioninfo(order.data)
             order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
                           openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
             order.addcomminfo(comminfo)
@@ -686,7 +759,9 @@ class CrackBroker(bt.BrokerBase):
     setcash = set_cash
 
     def add_cash(self, cash: float) -> None:
-        raise _not_implemented("add_cash")
+        """Add (or, negative, remove) cash: applied at the end of the next bar, buying fund
+        shares at the last fund value, as in BackBroker."""
+        self._events.append((EV_ADD_CASH, cash))
 
     def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
         """Portfolio value as of the last bar (alias: ``getvalue``); with ``datas``, the value
@@ -702,7 +777,11 @@ class CrackBroker(bt.BrokerBase):
         if events:
             self._apply_records(self._core.apply(events))
             self._idle = False
-        value, state = self._core.value_of(idxs, [d.close[0] for d in datas], bool(lever))
+        if self._fundhist:
+            self._apply_records(self._core.apply([(EV_FUND, *self._process_fund_history())]))
+        value, state = self._core.value_of(
+            idxs, [d.close[0] for d in datas], bool(lever), self._comm_hook
+        )
         self._set_state(state)
         return value  # type: ignore[no-any-return]
 
@@ -805,7 +884,81 @@ class CrackBroker(bt.BrokerBase):
     seteosbar = set_eosbar
 
     def add_order_history(self, orders: Any, notify: bool = True) -> None:
-        raise _not_implemented("add_order_history")
+        """Orders to replay: rows ``[datetime, size, price(, data index or name)]``; each is
+        filled at its price on the first bar at or after its datetime (``Cerebro`` calls this
+        for ``cerebro.add_order_history``)."""
+        oiter = iter(orders)
+        o = next(oiter, None)
+        self._userhist.append([o, oiter, notify])
+
+    def _process_order_history(self) -> None:
+        # BackBroker._process_order_history: which rows are due is a matter of dates, kept
+        # here; the orders reach the core as EV_HISTORY, which accepts them at the right point
+        for uhist in self._userhist:
+            uhorder, uhorders, uhnotify = uhist
+            while uhorder is not None:
+                uhorder = list(uhorder)
+                try:
+                    dataidx = uhorder[3]
+                except IndexError:
+                    dataidx = None
+                if dataidx is None:
+                    d = self.cerebro.datas[0]
+                elif isinstance(dataidx, int):
+                    d = self.cerebro.datas[dataidx]
+                else:
+                    d = self.cerebro.datasbyname[dataidx]
+                if not len(d):
+                    break
+                dt = _parse_dt(uhorder[0])
+                uhorder[0] = dt
+                if dt > d.datetime.datetime():
+                    break
+                size, price = uhorder[1], uhorder[2]
+                owner = self.cerebro.runningstrats[0]
+                if size:
+                    cls = BuyOrder if size > 0 else SellOrder
+                    order = cls(owner=owner, data=d, size=abs(size), price=price,
+                                exectype=Order.Historical, histnotify=uhnotify)  # fmt: skip
+                    self._orders[order.ref] = order
+                    self._events.append(
+                        self._submit_event(EV_HISTORY, order, None, None, True, False, False)
+                    )
+                uhist[0] = uhorder = next(uhorders, None)
 
     def set_fund_history(self, fund: Any) -> None:
-        raise _not_implemented("set_fund_history")
+        """Fund values to impose: rows ``[datetime, share value, net asset value]`` (``Cerebro``
+        calls this for ``cerebro.add_fund_history``)."""
+        fiter = iter(fund)
+        f = list(next(fiter))
+        self._fundhist = [f, fiter]
+        self.set_cash(float(f[2]))
+
+    def _process_fund_history(self) -> tuple[Any, Any]:
+        fhist = self._fundhist
+        f, funds = fhist
+        if not f:
+            return tuple(self._fhistlast)  # type: ignore[return-value]
+        dt = _parse_dt(f[0])
+        f[0] = dt
+        # like BackBroker, this reads Cerebro._dtmaster, which runonce mode does not set
+        if dt <= self.cerebro._dtmaster:
+            self._fhistlast = f[1:]
+            fhist[0] = list(next(funds, []))
+        return tuple(self._fhistlast)  # type: ignore[return-value]
+
+
+def _parse_dt(dt: Any) -> Any:
+    """The datetime of an order or fund history row, as BackBroker reads it."""
+    if isinstance(dt, str):
+        dtfmt = "%Y-%m-%d"
+        if "T" in dt:
+            dtfmt += "T%H:%M:%S"
+            if "." in dt:
+                dtfmt += ".%f"
+        return datetime.datetime.strptime(dt, dtfmt)
+    if isinstance(dt, datetime.datetime):
+        return dt
+    if isinstance(dt, datetime.date):
+        return datetime.datetime(year=dt.year, month=dt.month, day=dt.day)
+    return dt

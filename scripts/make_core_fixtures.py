@@ -24,7 +24,7 @@ import backtrader as bt
 from bt_cracktrader import CrackBroker
 from bt_cracktrader.compare import run_recorded
 from bt_cracktrader.core import PyCore
-from bt_cracktrader.core.contract import CoreInputError, submit_event
+from bt_cracktrader.core.contract import CoreInputError, data_event, submit_event
 from bt_cracktrader.core.replay import RecordingCore, save
 from bt_cracktrader.record import first_difference
 
@@ -245,8 +245,9 @@ def _append_error_cases(recording: dict[str, Any]) -> None:
         [submit_event(ref, 0, 1, 100.0, 1.0, parent=ref + 5)],  # unknown parent
         [(3, ref + 1, False)],  # cancel of an unknown ref
         [submit_event(ref, 0, 5, 100.0, 1.0), submit_event(ref, 0, 5, 100.0, 1.0)],
-        [(0, 0, True, True, 0.001, 1.0, 0.0, 0.0, 0.0)],  # leverage not positive
-        [(4, True, True, False, False, 0.0, 0.0, False, True, True, False, 9, 0, 0, 0)],
+        [data_event(0, leverage=0.0)],  # leverage not positive
+        [data_event(0, compensate=42)],  # compensating into an unknown data
+        [(4, True, True, False, False, 0.0, 0.0, False, True, True, False, 9, 0, 0, 0, True)],
         [(9,)],  # unknown tag
     ]
     for events in bad_steps:

@@ -10,21 +10,21 @@ import pytest
 
 from bt_cracktrader.core.contract import (
     EV_CANCEL,
-    EV_DATA,
     REC_ACCEPTED,
     REC_EXECUTED,
     REC_POSITION,
     STATE_FIELDS,
     CoreInputError,
     bar_tuple,
+    data_event,
     submit_event,
 )
 from bt_cracktrader.core.replay import load, replay
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "core").glob("*.json"))
 
-STOCK = (EV_DATA, 0, True, True, 0.001, 1.0, 0.0, 0.0, 1.0)
-FUTURE = (EV_DATA, 1, False, False, 2.0, 10.0, 1000.0, 0.0, 1.0)
+STOCK = data_event(0, commission=0.001)
+FUTURE = data_event(1, stocklike=False, perc=False, commission=2.0, mult=10.0, margin=1000.0)
 
 
 def bar(data: int, dt: float, o: float, h: float, lo: float, c: float) -> tuple[Any, ...]:
@@ -84,7 +84,7 @@ def test_market_buy_fills_next_bar_open(core_cls: Any) -> None:
             "only for orders sent on their own",
         ),
         ([STOCK, (EV_CANCEL, 99, False)], "ref", "unknown order ref"),
-        ([(EV_DATA, 0, True, True, 0.001, 1.0, 0.0, 0.0, -1.0)], "leverage", "not positive"),
+        ([data_event(0, leverage=-1.0)], "leverage", "not positive"),
         ([STOCK, sub(1, 0, 2**60, 100.0, 1.0)], "size", "int beyond 2**53"),
         ([(42,)], "tag", "unknown event tag"),
     ],

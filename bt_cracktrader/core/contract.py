@@ -7,7 +7,10 @@ this contract and never asks which core it talks to.
 Everything that crosses the boundary is a plain tuple of numbers, so that one call per bar can
 carry a whole batch:
 
-``core.step(events, bars) -> (records, state)``
+``core.step(events, bars, filler=None, comm=None) -> (records, state)``
+
+``filler(ref, price, ago) -> size`` is a user's volume filler and ``comm(data, method, *args)``
+calls a user's overridden CommInfo method; both are given only when such user code exists.
 
 * ``events`` are applied in list order before the bar is processed. The first item of each tuple
   is its tag (``EV_*``).
@@ -33,13 +36,17 @@ from typing import NamedTuple, Protocol, Union
 Number = Union[int, float]
 
 #: Version of this contract; bumped on any change of a tuple layout below.
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 
 # --- input events -------------------------------------------------------------------------
-#: ``(EV_DATA, data, stocklike, perc, commission, mult, margin, automargin, leverage)``:
-#: register data index ``data`` (or replace its commission scheme). ``perc`` is True for
-#: ``COMM_PERC`` (commission already divided by 100 where Backtrader does it), ``margin`` is the
-#: float margin per contract (0.0 when unset), ``automargin`` 0.0 when off.
+#: ``(EV_DATA, data, stocklike, perc, commission, mult, margin, automargin, leverage,
+#: creditrate, interest_long, overrides, compensate)``: register data index ``data`` (or replace
+#: its commission scheme). ``perc`` is True for ``COMM_PERC`` (commission already divided by 100
+#: where Backtrader does it), ``margin`` is the float margin per contract (0.0 when unset),
+#: ``automargin`` 0.0 when off, ``creditrate`` is ``interest / 365``. ``overrides`` is a bit set
+#: of the ``COMM_METHODS`` a user's CommInfo subclass overrides: the core calls those back
+#: through the ``comm`` callable of ``step``. ``compensate`` is the data index whose position
+#: this data's orders update (``data.compensate(other)``), or -1.
 EV_DATA = 0
 #: ``(EV_POSITION, data)``: create the (flat) position entry of ``data`` if it does not exist.
 #: Backtrader values positions in the order their entries were created, so the adapter reports
@@ -60,11 +67,37 @@ EV_SUBMIT = 2
 #: recorded).
 EV_CANCEL = 3
 #: ``(EV_CONFIG, checksubmit, shortcash, coc, coo, slip_perc, slip_fixed, slip_open, slip_match,
-#: slip_limit, slip_out, filler, filler_size, filler_perc, filler_minmov)``: broker parameters.
+#: slip_limit, slip_out, filler, filler_size, filler_perc, filler_minmov, int2pnl)``: broker
+#: parameters.
 #: ``filler`` is one of ``FILLER_*``; the numbers are the filler's params (0 when unset).
 EV_CONFIG = 4
 #: ``(EV_SET_CASH, cash)``: ``broker.set_cash`` (does not touch fund shares, as BackBroker).
 EV_SET_CASH = 5
+#: ``(EV_ADD_CASH, cash)``: ``broker.add_cash``: applied (buying fund shares at the last fund
+#: value) the next time the value is computed.
+EV_ADD_CASH = 6
+#: ``(EV_HISTORY, ...)``: an order from ``add_order_history``, laid out as ``EV_SUBMIT``; the core
+#: accepts it after the submit check and the interest charge of this step, as BackBroker does.
+EV_HISTORY = 7
+#: ``(EV_FUND, fundvalue, netvalue)``: the row of ``set_fund_history`` in force for the next value
+#: computation (NaN before the first row).
+EV_FUND = 8
+
+#: The CommInfoBase methods a user may override; bit ``1 << i`` in ``EV_DATA``'s ``overrides``.
+COMM_METHODS = (
+    "_getcommission",
+    "getcommission",
+    "confirmexec",
+    "get_margin",
+    "get_leverage",
+    "getoperationcost",
+    "getvaluesize",
+    "getvalue",
+    "profitandloss",
+    "cashadjust",
+    "get_credit_interest",
+    "_get_credit_interest",
+)
 
 #: ``filler`` values of ``EV_CONFIG``.
 FILLER_NONE, FILLER_FIXEDSIZE, FILLER_FIXEDBARPERC, FILLER_BARPOINTPERC, FILLER_CALLBACK = range(5)
@@ -157,6 +190,7 @@ class Core(Protocol):
         events: Sequence[Event],
         bars: Sequence[Bar],
         filler: Callable[[int, float, int], Number] | None = None,
+        comm: Callable[..., Number] | None = None,
     ) -> tuple[list[Record], tuple[object, ...]]: ...
 
     def apply(self, events: Sequence[Event]) -> list[Record]: ...
@@ -181,10 +215,20 @@ class CoreInputError(ValueError):
 
 
 #: Names used in error messages, indexed by event tag.
-EVENT_NAMES = ("data", "position", "submit", "cancel", "config", "set_cash")
+EVENT_NAMES = (
+    "data",
+    "position",
+    "submit",
+    "cancel",
+    "config",
+    "set_cash",
+    "add_cash",
+    "history",
+    "fund",
+)
 #: Tuple length of each event, indexed by event tag.
-EVENT_LENGTHS = (9, 2, 21, 3, 15, 2)
-BAR_LENGTH = 14
+EVENT_LENGTHS = (13, 2, 21, 3, 16, 2, 2, 21, 3)
+BAR_LENGTH = 15
 #: Field names of a bar, after ``data``.
 BAR_FIELDS = (
     "dt",
@@ -200,6 +244,7 @@ BAR_FIELDS = (
     "phigh",
     "plow",
     "pvolume",
+    "day",
 )
 
 
@@ -260,8 +305,35 @@ def bar_tuple(
     close: float,
     volume: float = 0.0,
     prev: tuple[float, float, float, float] | None = None,
+    day: int | None = None,
 ) -> Bar:
     """A bar tuple without live ``tick_*`` prices; ``prev`` is ``(dt, high, low, volume)`` of
-    the previous bar (defaults to this bar's)."""
+    the previous bar (defaults to this bar's); ``day`` defaults to ``int(dt)``, the date of a
+    naive date number."""
     pdt, phigh, plow, pvolume = prev if prev is not None else (dt, high, low, volume)
-    return (data, dt, open, high, low, close, close, volume, high, low, pdt, phigh, plow, pvolume)
+    return (
+        data, dt, open, high, low, close, close, volume, high, low, pdt, phigh, plow, pvolume,
+        int(dt) if day is None else day,
+    )  # fmt: skip
+
+
+def data_event(
+    data: int,
+    *,
+    stocklike: bool = True,
+    perc: bool = True,
+    commission: float = 0.0,
+    mult: float = 1.0,
+    margin: float = 0.0,
+    automargin: float = 0.0,
+    leverage: float = 1.0,
+    creditrate: float = 0.0,
+    interest_long: bool = False,
+    overrides: int = 0,
+    compensate: int = -1,
+) -> Event:
+    """An ``EV_DATA`` tuple (stock-like, no commission by default)."""
+    return (
+        EV_DATA, data, stocklike, perc, commission, mult, margin, automargin, leverage,
+        creditrate, interest_long, overrides, compensate,
+    )  # fmt: skip

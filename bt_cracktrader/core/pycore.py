@@ -15,9 +15,13 @@ from collections.abc import Callable, Sequence
 from .contract import (
     BAR_FIELDS,
     BAR_LENGTH,
+    COMM_METHODS,
+    EV_ADD_CASH,
     EV_CANCEL,
     EV_CONFIG,
     EV_DATA,
+    EV_FUND,
+    EV_HISTORY,
     EV_POSITION,
     EV_SET_CASH,
     EV_SUBMIT,
@@ -65,13 +69,38 @@ MAXINT = 9223372036854775807
 Filler = Callable[[int, float, int], Number]
 
 
-class _Comm:
-    """A ``CommInfoBase`` reduced to its numbers (no user overrides)."""
+# bits of EV_DATA's ``overrides`` (contract.COMM_METHODS order)
+(
+    _OV_GETCOMM_,
+    _OV_GETCOMMISSION,
+    _OV_CONFIRMEXEC,
+    _OV_GET_MARGIN,
+    _OV_GET_LEVERAGE,
+    _OV_OPERATIONCOST,
+    _OV_VALUESIZE,
+    _OV_GETVALUE,
+    _OV_PNL,
+    _OV_CASHADJUST,
+    _OV_CREDIT,
+    _OV_CREDIT_,
+) = (1 << i for i in range(12))
 
-    __slots__ = ("stocklike", "perc", "commission", "mult", "margin", "automargin", "leverage")
+CommHook = Callable[..., Number]
+
+
+class _Comm:
+    """A ``CommInfoBase`` reduced to its numbers. Methods a user's subclass overrides (bits of
+    ``overrides``) are called back through ``hook``; the others run here, dispatching to each
+    other exactly as ``CommInfoBase`` does."""
+
+    __slots__ = (
+        "data", "stocklike", "perc", "commission", "mult", "margin", "automargin", "leverage",
+        "creditrate", "interest_long", "overrides", "compensate", "hook",
+    )  # fmt: skip
 
     def __init__(
         self,
+        data: int,
         stocklike: bool,
         perc: bool,
         commission: float,
@@ -79,7 +108,12 @@ class _Comm:
         margin: float,
         automargin: float,
         leverage: float,
+        creditrate: float,
+        interest_long: bool,
+        overrides: int,
+        compensate: int,
     ) -> None:
+        self.data = data
         self.stocklike = stocklike
         self.perc = perc
         self.commission = commission
@@ -87,25 +121,50 @@ class _Comm:
         self.margin = margin
         self.automargin = automargin
         self.leverage = leverage
+        self.creditrate = creditrate
+        self.interest_long = interest_long
+        self.overrides = overrides
+        self.compensate = compensate
+        self.hook: CommHook | None = None
+
+    def _call(self, method: str, *args: object) -> Number:
+        if self.hook is None:
+            raise CoreInputError(
+                "step", "comm", None, f"{method}() is overridden: needs a callable"
+            )
+        return self.hook(self.data, method, *args)
 
     def get_margin(self, price: float) -> float:
+        if self.overrides & _OV_GET_MARGIN:
+            return self._call("get_margin", price)
         if not self.automargin:
             return self.margin
         elif self.automargin < 0:
             return price * self.mult
         return price * self.automargin
 
+    def get_leverage(self) -> float:
+        if self.overrides & _OV_GET_LEVERAGE:
+            return self._call("get_leverage")
+        return self.leverage
+
     def getoperationcost(self, size: Number, price: float) -> float:
+        if self.overrides & _OV_OPERATIONCOST:
+            return self._call("getoperationcost", size, price)
         if not self.stocklike:
             return abs(size) * self.get_margin(price)
         return abs(size) * price
 
     def getvaluesize(self, size: Number, price: float) -> float:
+        if self.overrides & _OV_VALUESIZE:
+            return self._call("getvaluesize", size, price)
         if not self.stocklike:
             return abs(size) * self.get_margin(price)
         return size * price
 
     def getvalue(self, size: Number, pprice: float, price: float) -> float:
+        if self.overrides & _OV_GETVALUE:
+            return self._call("getvalue", size, pprice, price)
         if not self.stocklike:
             return abs(size) * self.get_margin(price)
         if size >= 0:
@@ -114,28 +173,69 @@ class _Comm:
         value += (pprice - price) * size
         return value
 
-    def getcommission(self, size: Number, price: float) -> float:
+    def _getcommission(self, size: Number, price: float, pseudoexec: bool) -> float:
+        if self.overrides & _OV_GETCOMM_:
+            return self._call("_getcommission", size, price, pseudoexec)
         if self.perc:
             return abs(size) * self.commission * price
         return abs(size) * self.commission
 
+    def getcommission(self, size: Number, price: float) -> float:
+        if self.overrides & _OV_GETCOMMISSION:
+            return self._call("getcommission", size, price)
+        return self._getcommission(size, price, True)
+
+    def confirmexec(self, size: Number, price: float) -> None:
+        # its result is unused by BackBroker: only a user's override (side effects) matters
+        if self.overrides & _OV_CONFIRMEXEC:
+            self._call("confirmexec", size, price)
+        elif self.overrides & _OV_GETCOMM_:
+            self._call("_getcommission", size, price, False)
+
     def profitandloss(self, size: Number, price: float, newprice: float) -> float:
+        if self.overrides & _OV_PNL:
+            return self._call("profitandloss", size, price, newprice)
         return size * (newprice - price) * self.mult
 
     def cashadjust(self, size: Number, price: float | None, newprice: float) -> float:
+        if self.overrides & _OV_CASHADJUST:
+            return self._call("cashadjust", size, price, newprice)
         if not self.stocklike:
             assert price is not None  # a futures position always has an adjustment base
             return size * (newprice - price) * self.mult
         return 0.0
 
+    def get_credit_interest(
+        self, size: Number, price: float, posdt: float, posday: int, dt: float, day: int
+    ) -> float:
+        """``get_credit_interest(data, pos, dt)`` with the position's last update (``posdt``,
+        ``posday``) and the bar's date number and date ordinal."""
+        if self.overrides & _OV_CREDIT:
+            return self._call("get_credit_interest", size, price, posdt, dt)
+        if size > 0 and not self.interest_long:
+            return 0.0
+        if day <= posday:
+            return 0.0
+        return self._get_credit_interest(size, price, day - posday, dt, posdt)
+
+    def _get_credit_interest(
+        self, size: Number, price: float, days: int, dt0: float, dt1: float
+    ) -> float:
+        if self.overrides & _OV_CREDIT_:
+            return self._call("_get_credit_interest", size, price, days, dt0, dt1)
+        return days * self.creditrate * abs(size) * price
+
 
 class _Position:
-    __slots__ = ("size", "price", "adjbase")
+    __slots__ = ("size", "price", "adjbase", "dt", "day")
 
     def __init__(self, size: Number = 0, price: float = 0.0) -> None:
         self.size: Number = size
         self.price: float = price if size else 0.0
         self.adjbase: float | None = None
+        # date number and date ordinal of the last update (a fill or a credit interest charge)
+        self.dt = 0.0
+        self.day = 0
 
     def clone(self) -> _Position:
         return _Position(self.size, self.price)
@@ -308,6 +408,11 @@ class PyCore:
         self.filler_size: Number = 0
         self.filler_perc: Number = 0
         self.filler_minmov: Number = 0
+        self.int2pnl = True
+        self.d_credit: dict[int, float] = {}
+        self.cash_addition: deque[float] = deque()
+        self.history: list[Event] = []
+        self.fundhist: tuple[float, float] | None = None
         self.cash: float = cash
         self.comm: dict[int, _Comm] = {}
         self.positions: dict[int, _Position] = {}
@@ -329,7 +434,14 @@ class PyCore:
 
     # -- the contract ------------------------------------------------------------------------
     def state(self) -> tuple[object, ...]:
-        idle = not self.submitted and not self.pending and not self.toactivate
+        idle = not (
+            self.submitted
+            or self.pending
+            or self.toactivate
+            or self.history
+            or self.cash_addition
+            or self.fundhist
+        )
         if idle:
             idle = not any(p.size for p in self.positions.values())
         return (
@@ -354,7 +466,11 @@ class PyCore:
         return records
 
     def step(
-        self, events: Sequence[Event], bars: Sequence[Bar], filler: Filler | None = None
+        self,
+        events: Sequence[Event],
+        bars: Sequence[Bar],
+        filler: Filler | None = None,
+        comm: CommHook | None = None,
     ) -> tuple[list[Record], tuple[object, ...]]:
         """Apply ``events``, then run ``BackBroker.next()`` on ``bars``."""
         self._validate(events, bars)
@@ -364,6 +480,20 @@ class PyCore:
         for ev in events:
             self._apply(ev, records)
         marks = {bar[0]: bar for bar in bars}
+        self._hook(comm)
+        try:
+            self._next(marks, records, filler)
+        finally:
+            self._hook(None)
+        return records, self.state()
+
+    def _hook(self, comm: CommHook | None) -> None:
+        for info in self.comm.values():
+            if info.overrides:
+                info.hook = comm
+
+    def _next(self, marks: dict[int, Bar], records: list[Record], filler: Filler | None) -> None:
+        self._marks = marks
 
         while self.toactivate:
             order = self.toactivate.popleft()
@@ -372,6 +502,27 @@ class PyCore:
 
         if self.checksubmit:
             self._check_submitted(marks, records)
+
+        credit = 0.0
+        for data, pos in self.positions.items():
+            if pos.size:
+                bar = marks[data]
+                dt0: float = bar[1]  # type: ignore[assignment]
+                day0: int = bar[14]  # type: ignore[assignment]
+                dcredit = self.comm[data].get_credit_interest(
+                    pos.size, pos.price, pos.dt, pos.day, dt0, day0
+                )
+                self.d_credit[data] = self.d_credit.get(data, 0.0) + dcredit
+                credit += dcredit
+                pos.dt, pos.day = dt0, day0
+        self.cash -= credit
+
+        history, self.history = self.history, []
+        for ev in history:
+            order = _Order(ev)
+            self.orders[order.ref] = order
+            self._ocoize(order, -1)
+            self._submit(order, False, False, records)
 
         self.pending.append(None)
         while True:
@@ -400,10 +551,13 @@ class PyCore:
                 pos.adjbase = mark  # type: ignore[assignment]
 
         self._get_value(marks)
-        return records, self.state()
 
     def value_of(
-        self, datas: Sequence[int], closes: Sequence[float], lever: bool
+        self,
+        datas: Sequence[int],
+        closes: Sequence[float],
+        lever: bool,
+        comm: CommHook | None = None,
     ) -> tuple[float, tuple[object, ...]]:
         """``broker.getvalue(datas=...)``: with one data its raw value, else the partial total,
         which (as in BackBroker) replaces the cached figures."""
@@ -416,7 +570,11 @@ class PyCore:
         for data in datas:
             self.positions.setdefault(data, _Position())
         marks = {d: (d, 0.0, 0.0, 0.0, 0.0, 0.0, c) for d, c in zip(datas, closes)}
-        value = self._get_value(marks, datas=datas, lever=lever)
+        self._hook(comm)
+        try:
+            value = self._get_value(marks, datas=datas, lever=lever)
+        finally:
+            self._hook(None)
         return value, self.state()
 
     # -- validation: nothing is applied unless everything is valid ----------------------------
@@ -429,8 +587,8 @@ class PyCore:
 
     def _validate(self, events: Sequence[Event], bars: Sequence[Bar] | None) -> None:
         datas = set(self.comm)
-        live = {ref for ref, o in self.orders.items() if o.alive()}
         known = set(self.orders)
+        compensate: dict[int, int] = {d: c.compensate for d, c in self.comm.items()}
         for i, ev in enumerate(events):
             tag = ev[0] if isinstance(ev, tuple) and ev else None
             if not isinstance(tag, int) or isinstance(tag, bool) or not 0 <= tag < len(EVENT_NAMES):
@@ -448,15 +606,26 @@ class PyCore:
                     _finite(what, name, value)
                 if not ev[8] > 0:  # type: ignore[operator]
                     raise CoreInputError(what, "leverage", ev[8], "not positive")
+                _finite(what, "creditrate", ev[9])
+                _flag(what, "interest_long", ev[10])
+                if (
+                    not isinstance(ev[11], int)
+                    or isinstance(ev[11], bool)
+                    or not (0 <= ev[11] < 1 << len(COMM_METHODS))
+                ):
+                    raise CoreInputError(what, "overrides", ev[11], "not a bit set of COMM_METHODS")
+                _ref_or_none(what, "compensate", ev[12])
                 datas.add(ev[1])  # type: ignore[arg-type]
+                compensate[ev[1]] = ev[12]  # type: ignore[index, assignment]
             elif tag == EV_POSITION:
                 _index(what, "data", ev[1])
                 if ev[1] not in datas:
                     raise CoreInputError(what, "data", ev[1], "unknown data")
-            elif tag == EV_SUBMIT:
+            elif tag in (EV_SUBMIT, EV_HISTORY):
                 self._validate_submit(what, ev, datas, known)
+                if tag == EV_HISTORY and (ev[20] or ev[18] or ev[15] != -1 or ev[16] != -1):
+                    raise CoreInputError(what, "notified", ev[20], "a history order stands alone")
                 known.add(ev[1])  # type: ignore[arg-type]
-                live.add(ev[1])  # type: ignore[arg-type]
             elif tag == EV_CANCEL:
                 _index(what, "ref", ev[1])
                 if ev[1] not in known:
@@ -475,8 +644,15 @@ class PyCore:
                     raise CoreInputError(what, "filler", ev[11], "unknown filler")
                 for name, value in zip(("filler_size", "filler_perc", "filler_minmov"), ev[12:]):
                     _finite(what, name, value)
-            elif tag == EV_SET_CASH:
+                _flag(what, "int2pnl", ev[15])
+            elif tag in (EV_SET_CASH, EV_ADD_CASH):
                 _finite(what, "cash", ev[1])
+            elif tag == EV_FUND:
+                _number(what, "fundvalue", ev[1])
+                _number(what, "netvalue", ev[2])
+        for data, target in compensate.items():
+            if target != -1 and target not in datas:
+                raise CoreInputError(f"data {data}", "compensate", target, "unknown data")
         if bars is None:
             return
         missing = set(datas)
@@ -491,6 +667,8 @@ class PyCore:
                 raise CoreInputError(what, "data", bar[0], "duplicate bar")
             for name, value in zip(BAR_FIELDS, bar[1:]):
                 _number(what, name, value)
+            if not isinstance(bar[14], int) or isinstance(bar[14], bool):
+                raise CoreInputError(what, "day", bar[14], "not an int")
             missing.discard(bar[0])
         if missing:
             raise CoreInputError("bars", "data", min(missing), "no bar for a registered data")
@@ -553,7 +731,7 @@ class PyCore:
     def _apply(self, ev: Event, records: list[Record]) -> None:
         tag = ev[0]
         if tag == EV_DATA:
-            self.comm[ev[1]] = _Comm(*ev[2:])  # type: ignore[index, arg-type]
+            self.comm[ev[1]] = _Comm(*ev[1:])  # type: ignore[index, arg-type]
         elif tag == EV_POSITION:
             self.positions.setdefault(ev[1], _Position())  # type: ignore[arg-type]
         elif tag == EV_SUBMIT:
@@ -567,9 +745,16 @@ class PyCore:
         elif tag == EV_CONFIG:
             (_, self.checksubmit, self.shortcash, self.coc, self.coo, self.slip_perc,
              self.slip_fixed, self.slip_open, self.slip_match, self.slip_limit, self.slip_out,
-             self.filler, self.filler_size, self.filler_perc, self.filler_minmov) = ev  # type: ignore[assignment]  # fmt: skip
+             self.filler, self.filler_size, self.filler_perc, self.filler_minmov,
+             self.int2pnl) = ev  # type: ignore[assignment]  # fmt: skip
         elif tag == EV_SET_CASH:
             self.cash = ev[1]  # type: ignore[assignment]
+        elif tag == EV_ADD_CASH:
+            self.cash_addition.append(ev[1])  # type: ignore[arg-type]
+        elif tag == EV_HISTORY:
+            self.history.append(ev)
+        elif tag == EV_FUND:
+            self.fundhist = (ev[1], ev[2])  # type: ignore[assignment]
 
     def _ocoize(self, order: _Order, oco: int) -> None:
         if oco == -1:
@@ -687,6 +872,7 @@ class PyCore:
 
     def _pseudo_execute(self, order: _Order, cash: float, position: _Position, bar: Bar) -> float:
         comm = self.comm[order.data]
+        cinfocomp = comm if comm.compensate == -1 else self.comm[comm.compensate]
         if self.coo and order.exectype == EXEC_MARKET:
             price: float = bar[2]  # type: ignore[assignment]
         else:
@@ -699,7 +885,7 @@ class PyCore:
                 closedvalue = comm.getoperationcost(closed, price)
             closecash = closedvalue
             if closedvalue > 0:
-                closecash /= comm.leverage
+                closecash /= comm.get_leverage()
             cash += closecash + 0 * comm.stocklike
             cash -= comm.getcommission(closed, price)
         if opened:
@@ -709,9 +895,9 @@ class PyCore:
                 openedvalue = comm.getoperationcost(opened, price)
             opencash = openedvalue
             if openedvalue > 0:
-                opencash /= comm.leverage
+                opencash /= comm.get_leverage()
             cash -= opencash
-            cash -= comm.getcommission(opened, price)
+            cash -= cinfocomp.getcommission(opened, price)
         return cash
 
     # -- BackBroker._try_exec and the matching rules ------------------------------------------
@@ -940,7 +1126,10 @@ class PyCore:
             if not order.isbuy:
                 size = -size
         comm = self.comm[order.data]
-        position = self._position(order.data, records)
+        # data.compensate(other): the position (and the opening commission) are other's
+        pdata = order.data if comm.compensate == -1 else comm.compensate
+        cinfocomp = self.comm[pdata]
+        position = self._position(pdata, records)
         pprice_orig = position.price
         psize, pprice, opened, closed = position.clone().update(size, price)
         pnl = comm.profitandloss(-closed, pprice_orig, price)
@@ -953,7 +1142,7 @@ class PyCore:
                 closedvalue = comm.getoperationcost(closed, pprice_orig)
             closecash = closedvalue
             if closedvalue > 0:
-                closecash /= comm.leverage
+                closecash /= comm.get_leverage()
             cash += closecash + pnl * comm.stocklike
             closedcomm = comm.getcommission(closed, price)
             cash -= closedcomm
@@ -970,9 +1159,9 @@ class PyCore:
                 openedvalue = comm.getoperationcost(opened, price)
             opencash = openedvalue
             if openedvalue > 0:
-                opencash /= comm.leverage
+                opencash /= comm.get_leverage()
             cash -= opencash
-            openedcomm = comm.getcommission(opened, price)
+            openedcomm = cinfocomp.getcommission(opened, price)
             cash -= openedcomm
             if cash < 0.0:
                 opened = 0
@@ -987,7 +1176,12 @@ class PyCore:
 
         execsize = closed + opened
         if execsize:
+            comm.confirmexec(execsize, price)
+            pbar = self._marks[pdata]
             position.update(execsize, price)
+            position.dt, position.day = pbar[1], pbar[14]  # type: ignore[assignment]
+            if closed and self.int2pnl:
+                closedcomm += self.d_credit.pop(pdata, 0.0)
             order.remsize -= execsize
             if not order.remsize:
                 order.state = _DONE
@@ -995,7 +1189,7 @@ class PyCore:
             if dtcoc is not None:
                 dt = dtcoc
             else:
-                dt = bar[1] if ago == 0 else bar[10]
+                dt = pbar[1] if ago == 0 else pbar[10]
             records.append(
                 (
                     REC_EXECUTED,
@@ -1034,6 +1228,12 @@ class PyCore:
         pos_value = 0.0
         pos_value_unlever = 0.0
         unrealized = 0.0
+
+        while self.cash_addition:
+            c = self.cash_addition.popleft()
+            self.fundshares += c / self.fundval
+            self.cash += c
+
         for data in datas or list(self.positions):
             comm = self.comm[data]
             position = self.positions[data]
@@ -1046,7 +1246,7 @@ class PyCore:
             if datas and len(datas) == 1:
                 if lever and dvalue > 0:
                     dvalue -= dunrealized
-                    return (dvalue / comm.leverage) + dunrealized
+                    return (dvalue / comm.get_leverage()) + dunrealized
                 return dvalue
             if not self.shortcash:
                 dvalue = abs(dvalue)
@@ -1054,13 +1254,23 @@ class PyCore:
             unrealized += dunrealized
             if dvalue > 0:
                 dvalue -= dunrealized
-                pos_value_unlever += dvalue / comm.leverage
+                pos_value_unlever += dvalue / comm.get_leverage()
                 pos_value_unlever += dunrealized
             else:
                 pos_value_unlever += dvalue
 
-        self.value = self.cash + pos_value_unlever
-        self.fundval = self.value / self.fundshares
+        if self.fundhist is None:
+            self.value = self.cash + pos_value_unlever
+            self.fundval = self.value / self.fundshares
+        else:
+            fval, fvalue = self.fundhist
+            self.value = fvalue
+            self.cash = fvalue - pos_value_unlever
+            self.fundval = fval
+            self.fundshares = fvalue / fval
+            lev = pos_value / (pos_value_unlever or 1.0)
+            pos_value_unlever = fvalue
+            pos_value = fvalue * lev
         self.valuemkt = pos_value_unlever
         self.valuelever = self.cash + pos_value
         self.valuemktlever = pos_value

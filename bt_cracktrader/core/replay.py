@@ -75,10 +75,13 @@ class RecordingCore:
             entry["state"] = _plain(self.inner.state())
             raise
 
-    def step(self, events: Sequence[Any], bars: Sequence[Any], filler: Any = None) -> Any:
-        if filler is not None:
+    def step(
+        self, events: Sequence[Any], bars: Sequence[Any], filler: Any = None, comm: Any = None
+    ) -> Any:
+        if filler is not None or comm is not None:
             raise ValueError(
-                "a run with a custom filler callable cannot be recorded: its answers are not data"
+                "a run with a custom filler or CommInfo override cannot be recorded: the "
+                "answers of user code are not data"
             )
         entry: dict[str, Any] = {"call": "step", "events": _plain(events), "bars": _plain(bars)}
         records, state = self._call(entry, lambda: self.inner.step(events, bars))
@@ -92,7 +95,9 @@ class RecordingCore:
         entry["records"] = _plain(records)
         return records
 
-    def value_of(self, datas: Sequence[int], closes: Sequence[float], lever: bool) -> Any:
+    def value_of(
+        self, datas: Sequence[int], closes: Sequence[float], lever: bool, comm: Any = None
+    ) -> Any:
         entry: dict[str, Any] = {
             "call": "value_of",
             "datas": list(datas),
