@@ -938,14 +938,14 @@ class CrackBroker(bt.BrokerBase):
         fhist = self._fundhist
         f, funds = fhist
         if not f:
-            return tuple(self._fhistlast)  # type: ignore[return-value]
+            return tuple(self._fhistlast)
         dt = _parse_dt(f[0])
         f[0] = dt
         # like BackBroker, this reads Cerebro._dtmaster, which runonce mode does not set
         if dt <= self.cerebro._dtmaster:
             self._fhistlast = f[1:]
             fhist[0] = list(next(funds, []))
-        return tuple(self._fhistlast)  # type: ignore[return-value]
+        return tuple(self._fhistlast)
 
 
 def _parse_dt(dt: Any) -> Any:

@@ -31,7 +31,7 @@ sizes and positions, exactly as in Backtrader. Prices and money are ``float``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol, Union
+from typing import Any, NamedTuple, Protocol, Union
 
 Number = Union[int, float]
 
@@ -156,9 +156,9 @@ STATE_FIELDS = (
     EXEC_HISTORICAL,
 ) = range(8)
 
-Event = tuple[object, ...]
-Bar = tuple[object, ...]
-Record = tuple[object, ...]
+Event = tuple[Any, ...]
+Bar = tuple[Any, ...]
+Record = tuple[Any, ...]
 
 
 class State(NamedTuple):

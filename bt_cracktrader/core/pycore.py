@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .contract import (
     BAR_FIELDS,
@@ -301,12 +302,25 @@ class _Order:
     )
 
     def __init__(self, ev: Event) -> None:
-        (_, self.ref, self.data, self.isbuy, self.size, self.exectype, self.price,
-         self.pricelimit, self.pclose, self.created_dt, self.valid, self.dteos,
-         self.trailamount, self.trailpercent, self.limitoffset, parent, _, self.transmit, _,
-         self.coc, _) = ev  # fmt: skip
-        self.parent: int | None = None if parent == -1 else parent  # type: ignore[assignment]
-        self.remsize: Number = self.size  # type: ignore[assignment]
+        self.ref: int = ev[1]
+        self.data: int = ev[2]
+        self.isbuy: bool = ev[3]
+        self.size: Number = ev[4]
+        self.exectype: int = ev[5]
+        self.price: float = ev[6]
+        self.pricelimit: float = ev[7]
+        self.pclose: float = ev[8]
+        self.created_dt: float = ev[9]
+        self.valid: float = ev[10]
+        self.dteos: float = ev[11]
+        self.trailamount: float = ev[12]
+        self.trailpercent: float = ev[13]
+        self.limitoffset: float = ev[14]
+        parent: int = ev[15]
+        self.transmit: bool = ev[17]
+        self.coc: bool = ev[19]
+        self.parent: int | None = None if parent == -1 else parent
+        self.remsize: Number = self.size
         self.state = _CREATED
         self.active = self.parent is None
         self.triggered = False
@@ -507,8 +521,8 @@ class PyCore:
         for data, pos in self.positions.items():
             if pos.size:
                 bar = marks[data]
-                dt0: float = bar[1]  # type: ignore[assignment]
-                day0: int = bar[14]  # type: ignore[assignment]
+                dt0: float = bar[1]
+                day0: int = bar[14]
                 dcredit = self.comm[data].get_credit_interest(
                     pos.size, pos.price, pos.dt, pos.day, dt0, day0
                 )
@@ -526,11 +540,12 @@ class PyCore:
 
         self.pending.append(None)
         while True:
-            order = self.pending.popleft()
-            if order is None:
+            queued = self.pending.popleft()
+            if queued is None:
                 break
+            order = queued
             bar = marks[order.data]
-            if order.expired(bar[1]):  # type: ignore[arg-type]
+            if order.expired(bar[1]):
                 order.state = _DONE
                 records.append((REC_EXPIRED, order.ref))
                 self._ococheck(order, records)
@@ -547,8 +562,8 @@ class PyCore:
         for data, pos in self.positions.items():
             if pos.size:
                 mark = marks[data][6]
-                self.cash += self.comm[data].cashadjust(pos.size, pos.adjbase, mark)  # type: ignore[arg-type]
-                pos.adjbase = mark  # type: ignore[assignment]
+                self.cash += self.comm[data].cashadjust(pos.size, pos.adjbase, mark)
+                pos.adjbase = mark
 
         self._get_value(marks)
 
@@ -582,7 +597,7 @@ class PyCore:
         filler = self.filler
         for ev in events:
             if ev[0] == EV_CONFIG:
-                filler = ev[11]  # type: ignore[assignment]
+                filler = ev[11]
         return filler
 
     def _validate(self, events: Sequence[Event], bars: Sequence[Bar] | None) -> None:
@@ -604,7 +619,7 @@ class PyCore:
                     ("commission", "mult", "margin", "automargin", "leverage"), ev[4:]
                 ):
                     _finite(what, name, value)
-                if not ev[8] > 0:  # type: ignore[operator]
+                if not ev[8] > 0:
                     raise CoreInputError(what, "leverage", ev[8], "not positive")
                 _finite(what, "creditrate", ev[9])
                 _flag(what, "interest_long", ev[10])
@@ -615,8 +630,8 @@ class PyCore:
                 ):
                     raise CoreInputError(what, "overrides", ev[11], "not a bit set of COMM_METHODS")
                 _ref_or_none(what, "compensate", ev[12])
-                datas.add(ev[1])  # type: ignore[arg-type]
-                compensate[ev[1]] = ev[12]  # type: ignore[index, assignment]
+                datas.add(ev[1])
+                compensate[ev[1]] = ev[12]
             elif tag == EV_POSITION:
                 _index(what, "data", ev[1])
                 if ev[1] not in datas:
@@ -625,7 +640,7 @@ class PyCore:
                 self._validate_submit(what, ev, datas, known)
                 if tag == EV_HISTORY and (ev[20] or ev[18] or ev[15] != -1 or ev[16] != -1):
                     raise CoreInputError(what, "notified", ev[20], "a history order stands alone")
-                known.add(ev[1])  # type: ignore[arg-type]
+                known.add(ev[1])
             elif tag == EV_CANCEL:
                 _index(what, "ref", ev[1])
                 if ev[1] not in known:
@@ -673,7 +688,7 @@ class PyCore:
         if missing:
             raise CoreInputError("bars", "data", min(missing), "no bar for a registered data")
 
-    def _validate_submit(self, what: str, ev: Event, datas: set[object], known: set[int]) -> None:
+    def _validate_submit(self, what: str, ev: Event, datas: set[int], known: set[int]) -> None:
         (_, ref, data, isbuy, size, exectype, price, pricelimit, pclose, created_dt, valid,
          dteos, trailamount, trailpercent, limitoffset, parent, oco, transmit, check, coc,
          notified) = ev  # fmt: skip
@@ -696,9 +711,8 @@ class PyCore:
         # a trailing stop starts at +/-inf until its first adjustment: only those may be inf
         for name, value in (("price", price), ("pricelimit", pricelimit)):
             _number(what, name, value)
-            if math.isnan(value) or (  # type: ignore[arg-type]
-                math.isinf(value)  # type: ignore[arg-type]
-                and exectype not in (EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT)
+            if math.isnan(value) or (
+                math.isinf(value) and exectype not in (EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT)
             ):
                 raise CoreInputError(what, name, value, "not finite")
         for name, value in (
@@ -731,30 +745,30 @@ class PyCore:
     def _apply(self, ev: Event, records: list[Record]) -> None:
         tag = ev[0]
         if tag == EV_DATA:
-            self.comm[ev[1]] = _Comm(*ev[1:])  # type: ignore[index, arg-type]
+            self.comm[ev[1]] = _Comm(*ev[1:])
         elif tag == EV_POSITION:
-            self.positions.setdefault(ev[1], _Position())  # type: ignore[arg-type]
+            self.positions.setdefault(ev[1], _Position())
         elif tag == EV_SUBMIT:
             order = _Order(ev)
             self.orders[order.ref] = order
-            self._ocoize(order, ev[16])  # type: ignore[arg-type]
+            self._ocoize(order, ev[16])
             self._submit(order, bool(ev[18]), bool(ev[20]), records)
         elif tag == EV_CANCEL:
-            order = self.orders[ev[1]]  # type: ignore[index]
+            order = self.orders[ev[1]]
             self.cancel(order, records, notified=bool(ev[2]))
         elif tag == EV_CONFIG:
             (_, self.checksubmit, self.shortcash, self.coc, self.coo, self.slip_perc,
              self.slip_fixed, self.slip_open, self.slip_match, self.slip_limit, self.slip_out,
              self.filler, self.filler_size, self.filler_perc, self.filler_minmov,
-             self.int2pnl) = ev  # type: ignore[assignment]  # fmt: skip
+             self.int2pnl) = ev  # fmt: skip
         elif tag == EV_SET_CASH:
-            self.cash = ev[1]  # type: ignore[assignment]
+            self.cash = ev[1]
         elif tag == EV_ADD_CASH:
-            self.cash_addition.append(ev[1])  # type: ignore[arg-type]
+            self.cash_addition.append(ev[1])
         elif tag == EV_HISTORY:
             self.history.append(ev)
         elif tag == EV_FUND:
-            self.fundhist = (ev[1], ev[2])  # type: ignore[assignment]
+            self.fundhist = (ev[1], ev[2])
 
     def _ocoize(self, order: _Order, oco: int) -> None:
         if oco == -1:
@@ -830,7 +844,7 @@ class PyCore:
     def _ococheck(self, order: _Order, records: list[Record]) -> None:
         parentref = self.ocos[order.ref]
         ocoref = self.ocos.get(parentref, None)
-        ocol = self.ocol.pop(ocoref, None)  # type: ignore[arg-type]
+        ocol = self.ocol.pop(ocoref, None) if ocoref is not None else None
         if ocol:
             for i in range(len(self.pending) - 1, -1, -1):
                 o = self.pending[i]
@@ -874,7 +888,7 @@ class PyCore:
         comm = self.comm[order.data]
         cinfocomp = comm if comm.compensate == -1 else self.comm[comm.compensate]
         if self.coo and order.exectype == EXEC_MARKET:
-            price: float = bar[2]  # type: ignore[assignment]
+            price: float = bar[2]
         else:
             price = order.price
         _, _, opened, closed = position.update(order.remsize, price)
@@ -946,15 +960,15 @@ class PyCore:
         ctx = (bar, records, filler)
         ex = order.exectype
         if ex == EXEC_MARKET:
-            self._try_exec_market(order, dt0, popen, phigh, plow, ctx)  # type: ignore[arg-type]
+            self._try_exec_market(order, dt0, popen, phigh, plow, ctx)
         elif ex == EXEC_CLOSE:
-            self._try_exec_close(order, dt0, pclose, ctx)  # type: ignore[arg-type]
+            self._try_exec_close(order, dt0, pclose, ctx)
         elif ex == EXEC_LIMIT:
-            self._try_exec_limit(order, popen, phigh, plow, order.price, ctx)  # type: ignore[arg-type]
+            self._try_exec_limit(order, popen, phigh, plow, order.price, ctx)
         elif order.triggered and ex in (EXEC_STOPLIMIT, EXEC_STOPTRAILLIMIT):
-            self._try_exec_limit(order, popen, phigh, plow, order.pricelimit, ctx)  # type: ignore[arg-type]
+            self._try_exec_limit(order, popen, phigh, plow, order.pricelimit, ctx)
         elif ex in (EXEC_STOP, EXEC_STOPTRAIL):
-            self._try_exec_stop(order, popen, phigh, plow, order.price, pclose, ctx)  # type: ignore[arg-type]
+            self._try_exec_stop(order, popen, phigh, plow, order.price, pclose, ctx)
         elif ex in (EXEC_STOPLIMIT, EXEC_STOPTRAILLIMIT):
             self._try_exec_stoplimit(
                 order,
@@ -964,7 +978,7 @@ class PyCore:
                 pclose,
                 order.price,
                 order.pricelimit,
-                ctx,  # type: ignore[arg-type]
+                ctx,
             )
         elif ex == EXEC_HISTORICAL:
             self._execute(order, 0, order.price, ctx)
@@ -1085,7 +1099,7 @@ class PyCore:
             order.trailadjust(pclose, records)
 
     # -- BackBroker._execute -----------------------------------------------------------------
-    def _fill_size(self, order: _Order, price: float, ago: int, ctx: tuple) -> Number:
+    def _fill_size(self, order: _Order, price: float, ago: int, ctx: tuple) -> Any:
         bar, _, callback = ctx
         if ago == 0:
             volume, high, low = bar[7], bar[8], bar[9]
@@ -1093,20 +1107,20 @@ class PyCore:
             volume, high, low = bar[13], bar[11], bar[12]
         if self.filler == FILLER_FIXEDSIZE:
             size = self.filler_size or MAXINT
-            return min((volume, abs(order.remsize), size))  # type: ignore[no-any-return]
+            return min((volume, abs(order.remsize), size))
         if self.filler == FILLER_FIXEDBARPERC:
             maxsize = (volume * self.filler_perc) // 100
-            return min(maxsize, abs(order.remsize))  # type: ignore[no-any-return]
+            return min(maxsize, abs(order.remsize))
         if self.filler == FILLER_BARPOINTPERC:
             minmov = self.filler_minmov
             parts: Number = 1
             if minmov:
                 parts = (high - low + minmov) // minmov
             alloc_vol = ((volume / parts) * self.filler_perc) // 100.0
-            return min(alloc_vol, abs(order.remsize))  # type: ignore[no-any-return]
+            return min(alloc_vol, abs(order.remsize))
         size = callback(order.ref, price, ago)
         _number("filler result", "size", size)
-        return size  # type: ignore[no-any-return]
+        return size
 
     def _execute(
         self,
@@ -1179,7 +1193,7 @@ class PyCore:
             comm.confirmexec(execsize, price)
             pbar = self._marks[pdata]
             position.update(execsize, price)
-            position.dt, position.day = pbar[1], pbar[14]  # type: ignore[assignment]
+            position.dt, position.day = pbar[1], pbar[14]
             if closed and self.int2pnl:
                 closedcomm += self.d_credit.pop(pdata, 0.0)
             order.remsize -= execsize
@@ -1237,7 +1251,7 @@ class PyCore:
         for data in datas or list(self.positions):
             comm = self.comm[data]
             position = self.positions[data]
-            mark: float = marks[data][6]  # type: ignore[assignment]
+            mark: float = marks[data][6]
             if not self.shortcash:
                 dvalue = comm.getvalue(position.size, position.price, mark)
             else:
