@@ -6,7 +6,7 @@ core crate's own tests alike::
     {"contract_version": 1,
      "init": {"cash": ..., "checksubmit": ..., "shortcash": ..., "fundstartval": ...},
      "calls": [{"call": "step", "events": [...], "bars": [...], "records": [...], "state": [...]},
-               {"call": "apply", "events": [...]},
+               {"call": "apply", "events": [...], "records": [...]},
                {"call": "value_of", "datas": [...], "closes": [...], "lever": false,
                 "value": ..., "state": [...]},
                {"call": "step", ..., "error": {"what": ..., "field": ..., "reason": ...},
@@ -75,18 +75,29 @@ class RecordingCore:
             entry["state"] = _plain(self.inner.state())
             raise
 
-    def step(self, events: Sequence[Any], bars: Sequence[Any]) -> Any:
+    def step(
+        self, events: Sequence[Any], bars: Sequence[Any], filler: Any = None, comm: Any = None
+    ) -> Any:
+        if filler is not None or comm is not None:
+            raise ValueError(
+                "a run with a custom filler or CommInfo override cannot be recorded: the "
+                "answers of user code are not data"
+            )
         entry: dict[str, Any] = {"call": "step", "events": _plain(events), "bars": _plain(bars)}
         records, state = self._call(entry, lambda: self.inner.step(events, bars))
         entry["records"] = _plain(records)
         entry["state"] = _plain(state)
         return records, state
 
-    def apply(self, events: Sequence[Any]) -> None:
+    def apply(self, events: Sequence[Any]) -> Any:
         entry: dict[str, Any] = {"call": "apply", "events": _plain(events)}
-        self._call(entry, lambda: self.inner.apply(events))
+        records = self._call(entry, lambda: self.inner.apply(events))
+        entry["records"] = _plain(records)
+        return records
 
-    def value_of(self, datas: Sequence[int], closes: Sequence[float], lever: bool) -> Any:
+    def value_of(
+        self, datas: Sequence[int], closes: Sequence[float], lever: bool, comm: Any = None
+    ) -> Any:
         entry: dict[str, Any] = {
             "call": "value_of",
             "datas": list(datas),
@@ -146,8 +157,7 @@ def replay(recording: dict[str, Any], core_cls: Any) -> int:
                 records, state = core.step(_tuples(call["events"]), _tuples(call["bars"]))
                 got: Any = {"records": _plain(records), "state": _plain(state)}
             elif kind == "apply":
-                core.apply(_tuples(call["events"]))
-                got = {}
+                got = {"records": _plain(core.apply(_tuples(call["events"])))}
             elif kind == "value_of":
                 value, state = core.value_of(call["datas"], call["closes"], call["lever"])
                 got = {"value": value, "state": _plain(state)}
