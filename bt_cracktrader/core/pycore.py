@@ -390,6 +390,23 @@ def _ref_or_none(what: str, field: str, value: object) -> None:
         raise CoreInputError(what, field, value, "not an order ref or -1")
 
 
+class _Known:
+    """The order refs the core knows plus those of the batch being validated (without copying
+    every ref ever seen on each call)."""
+
+    __slots__ = ("orders", "new")
+
+    def __init__(self, orders: dict[int, _Order]) -> None:
+        self.orders = orders
+        self.new: set[int] = set()
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self.orders or ref in self.new
+
+    def add(self, ref: int) -> None:
+        self.new.add(ref)
+
+
 class PyCore:
     """BackBroker's matching and accounting, in pure Python."""
 
@@ -602,7 +619,7 @@ class PyCore:
 
     def _validate(self, events: Sequence[Event], bars: Sequence[Bar] | None) -> None:
         datas = set(self.comm)
-        known = set(self.orders)
+        known = _Known(self.orders)
         compensate: dict[int, int] = {d: c.compensate for d, c in self.comm.items()}
         for i, ev in enumerate(events):
             tag = ev[0] if isinstance(ev, tuple) and ev else None
@@ -688,7 +705,7 @@ class PyCore:
         if missing:
             raise CoreInputError("bars", "data", min(missing), "no bar for a registered data")
 
-    def _validate_submit(self, what: str, ev: Event, datas: set[int], known: set[int]) -> None:
+    def _validate_submit(self, what: str, ev: Event, datas: set[int], known: _Known) -> None:
         (_, ref, data, isbuy, size, exectype, price, pricelimit, pclose, created_dt, valid,
          dteos, trailamount, trailpercent, limitoffset, parent, oco, transmit, check, coc,
          notified) = ev  # fmt: skip
