@@ -113,7 +113,8 @@ def test_commission_schemes(backend: str, scheme: str, runmode: str) -> None:
     _check(backend, _build(), {"cash": 50000.0}, setup, runmode)
 
 
-def test_commission_by_data_name(backend: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_commission_by_data_name(backend: str, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.setcommission(commission=0.001)
         broker.addcommissioninfo(
@@ -128,7 +129,9 @@ def test_commission_by_data_name(backend: str) -> None:
             elif len(self) % 7 == 6:
                 self.close(data=self.datas[1])
 
-    _check(backend, _build(Both, ("orcl-2014.txt", "yhoo-2014.txt")), {"cash": 20000.0}, setup)
+    _check(
+        backend, _build(Both, ("orcl-2014.txt", "yhoo-2014.txt")), {"cash": 20000.0}, setup, runmode
+    )
 
 
 # -- a user's own CommInfo: only the overridden methods are called back ------------------------
@@ -178,12 +181,13 @@ CUSTOM = {
 }
 
 
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("custom", list(CUSTOM))
-def test_user_comminfo_subclass(backend: str, custom: str) -> None:
+def test_user_comminfo_subclass(backend: str, custom: str, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.addcommissioninfo(CUSTOM[custom]())
 
-    _check(backend, _build(), {"cash": 50000.0}, setup)
+    _check(backend, _build(), {"cash": 50000.0}, setup, runmode)
 
 
 def test_only_overridden_methods_are_called_back(backend: str) -> None:
@@ -212,14 +216,15 @@ def test_only_overridden_methods_are_called_back(backend: str) -> None:
 
 
 # -- credit interest ----------------------------------------------------------------------------
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("int2pnl", [True, False])
 @pytest.mark.parametrize("interest_long", [True, False])
-def test_credit_interest(backend: str, interest_long: bool, int2pnl: bool) -> None:
+def test_credit_interest(backend: str, interest_long: bool, int2pnl: bool, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.setcommission(commission=0.001, interest=0.365, interest_long=interest_long)
         broker.set_int2pnl(int2pnl)
 
-    _check(backend, _build(), {"cash": 50000.0}, setup)
+    _check(backend, _build(), {"cash": 50000.0}, setup, runmode)
 
 
 # -- cash, value and fund mode --------------------------------------------------------------------
@@ -241,14 +246,15 @@ class CashFlows(LongShort):
             self.broker.getvalue(lever=True)
 
 
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("fundmode", [False, True])
 @pytest.mark.parametrize("stake", [10, 11])
-def test_add_cash_and_fund_mode(backend: str, fundmode: bool, stake: int) -> None:
+def test_add_cash_and_fund_mode(backend: str, fundmode: bool, stake: int, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.set_fundmode(fundmode, fundstartval=50.0)
         broker.setcommission(commission=0.001, leverage=2.0)
 
-    _check(backend, _build(CashFlows, stake=stake), {"cash": 20000.0}, setup)
+    _check(backend, _build(CashFlows, stake=stake), {"cash": 20000.0}, setup, runmode)
 
 
 class PartialValue(bt.Strategy):
@@ -299,7 +305,7 @@ FUND_HISTORY = [
 ]
 
 
-@pytest.mark.parametrize("runmode", ["preload_next", "nopreload"])
+@pytest.mark.parametrize("runmode", ["preload_next", "nopreload", "exactbars"])
 def test_fund_history(backend: str, runmode: str) -> None:
     build = _build(LongShort, prepare=lambda c: c.set_fund_history(FUND_HISTORY))
     _check(backend, build, {"cash": 20000.0}, runmode=runmode)
@@ -318,7 +324,8 @@ def test_fund_history_in_runonce_mode_raises_like_backbroker(backend: str) -> No
 
 
 # -- positions, trades, compensation -----------------------------------------------------------
-def test_trade_history(backend: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_trade_history(backend: str, runmode: str) -> None:
     class Trades(LongShort):
         def notify_trade(self, trade: Any) -> None:
             self.hist = [(h.status.status, h.status.size, h.status.price, h.status.value,
@@ -332,7 +339,8 @@ def test_trade_history(backend: str) -> None:
     )
 
 
-def test_compensate(backend: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_compensate(backend: str, runmode: str) -> None:
     """data.compensate(other): the orders on data update other's position (Q38)."""
 
     def prepare(cerebro: bt.Cerebro) -> None:
