@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 import datetime
 import logging
+import os
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 import backtrader as bt
 from backtrader.comminfo import CommInfoBase
@@ -53,8 +54,12 @@ from .core.contract import (
     Event,
     State,
 )
+from .core.replay import RecordingCore
 
-__all__ = ["CrackBroker"]
+__all__ = ["REPLAY_ENV_VAR", "CrackBroker"]
+
+#: Environment variable naming a replay log to write (as the ``replay_log`` param).
+REPLAY_ENV_VAR = "BT_CRACKTRADER_REPLAY_LOG"
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +152,9 @@ class CrackBroker(bt.BrokerBase):
       - ``shortcash`` (default: ``True``): a stock-like short adds cash and has negative value.
       - ``fundstartval`` (default: ``100.0``), ``fundmode`` (default: ``False``): fund-like
         performance tracking, as in ``BackBroker``.
+      - ``replay_log`` (default: ``None``, or the environment variable
+        ``BT_CRACKTRADER_REPLAY_LOG``): a path where every call to the core and its answer are
+        written as JSON lines, for ``python -m bt_cracktrader replay``.
 
     Orders: every ``exectype`` (``Market``, ``Close``, ``Limit``, ``Stop``, ``StopLimit``,
     ``StopTrail``, ``StopTrailLimit`` with ``trailamount``/``trailpercent``), ``valid``
@@ -185,6 +193,7 @@ class CrackBroker(bt.BrokerBase):
         ("shortcash", True),
         ("fundstartval", 100.0),
         ("fundmode", False),
+        ("replay_log", None),
     )
 
     def __init__(self) -> None:
@@ -237,14 +246,28 @@ class CrackBroker(bt.BrokerBase):
     def _make_core(
         self, cash: float, checksubmit: bool, shortcash: bool, fundstartval: float
     ) -> Any:
-        # a hook for recording (bt_cracktrader.core.replay) and for tests counting crossings
-        return self._core_cls(cash, checksubmit, shortcash, fundstartval)
+        # also a hook for tests counting crossings
+        core = self._core_cls(cash, checksubmit, shortcash, fundstartval)
+        path = self.p.replay_log or os.environ.get(REPLAY_ENV_VAR)
+        if not path:
+            return core
+        self._close_log()
+        log = self._log_file = open(path, "w")  # noqa: SIM115 - closed in stop()
+        return RecordingCore(core, cash, checksubmit, shortcash, fundstartval, sink=log)
+
+    _log_file: IO[str] | None = None
+
+    def _close_log(self) -> None:
+        log = self._log_file
+        if log is not None:
+            log.close()
+        self._log_file = None
 
     def start(self) -> None:
         self.init()
 
     def stop(self) -> None:
-        pass
+        self._close_log()
 
     def _config(self) -> Event:
         """The ``EV_CONFIG`` event for the current params."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 from .contract import CONTRACT_VERSION, CoreInputError
 
@@ -44,9 +44,11 @@ class RecordingCore:
         checksubmit: bool,
         shortcash: bool,
         fundstartval: float,
+        sink: TextIO | None = None,
     ) -> None:
         self.inner = inner
         self.backend = inner.backend
+        self.sink = sink
         self.recording: dict[str, Any] = {
             "contract_version": CONTRACT_VERSION,
             "init": {
@@ -57,6 +59,15 @@ class RecordingCore:
             },
             "calls": [],
         }
+        if sink is not None:
+            header = {k: self.recording[k] for k in ("contract_version", "init")}
+            sink.write(_line(header))
+            sink.flush()
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.write(_line(entry))
+            self.sink.flush()
 
     @classmethod
     def factory(cls, core_cls: Any) -> Callable[..., RecordingCore]:
@@ -73,6 +84,7 @@ class RecordingCore:
         except CoreInputError as exc:
             entry["error"] = {"what": exc.what, "field": exc.field, "reason": exc.reason}
             entry["state"] = _plain(self.inner.state())
+            self._emit(entry)
             raise
 
     def step(
@@ -87,12 +99,14 @@ class RecordingCore:
         records, state = self._call(entry, lambda: self.inner.step(events, bars))
         entry["records"] = _plain(records)
         entry["state"] = _plain(state)
+        self._emit(entry)
         return records, state
 
     def apply(self, events: Sequence[Any]) -> Any:
         entry: dict[str, Any] = {"call": "apply", "events": _plain(events)}
         records = self._call(entry, lambda: self.inner.apply(events))
         entry["records"] = _plain(records)
+        self._emit(entry)
         return records
 
     def value_of(
@@ -107,6 +121,7 @@ class RecordingCore:
         value, state = self._call(entry, lambda: self.inner.value_of(datas, closes, lever))
         entry["value"] = value
         entry["state"] = _plain(state)
+        self._emit(entry)
         return value, state
 
     def state(self) -> Any:
@@ -117,8 +132,23 @@ def save(recording: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(recording, separators=(",", ":"), allow_nan=False) + "\n")
 
 
+def _line(obj: Any) -> str:
+    # NaN stays NaN (a fund history before its first row): the log is read back by Python
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
 def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
+    """A recording: a golden fixture (one JSON document) or a replay log (JSON lines: a header
+    with ``contract_version`` and ``init``, then one line per call)."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{path}: empty replay log")
+        data: dict[str, Any] = {**lines[0], "calls": lines[1:]}
+    else:
+        data = json.loads(text)
     if data.get("contract_version") != CONTRACT_VERSION:
         raise ValueError(
             f"{path}: contract_version {data.get('contract_version')!r} != {CONTRACT_VERSION}"
