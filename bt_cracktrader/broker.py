@@ -81,6 +81,8 @@ _COMM_METHODS = (
 )
 
 
+_ORDER_EVENTS = (EV_SUBMIT, EV_CANCEL, EV_HISTORY)
+
 _CREDIT_OVERRIDES = sum(
     1 << COMM_METHODS.index(m) for m in ("get_credit_interest", "_get_credit_interest")
 )
@@ -636,7 +638,7 @@ class CrackBroker(bt.BrokerBase):
             )
         return bars
 
-    def _take_events(self) -> list[Event]:
+    def _take_events(self, fund: bool = True) -> list[Event]:
         events: list[Event] = []
         config = self._config()
         if config != self._sent_config:
@@ -651,7 +653,7 @@ class CrackBroker(bt.BrokerBase):
             self._new_datas.clear()
         events.extend(self._events)
         self._events = []
-        if self._fundhist:
+        if fund and self._fundhist:
             events.append((EV_FUND, *self._process_fund_history()))
         self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         return events
@@ -685,7 +687,7 @@ class CrackBroker(bt.BrokerBase):
 
     def _apply_now(self, event: Event) -> None:
         """Send the queued events and ``event`` to the core at once and apply its answer."""
-        self._apply_records(self._core.apply([*self._take_events(), event]))
+        self._apply_records(self._core.apply([*self._take_events(fund=False), event]))
         self._idle = False
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
@@ -796,12 +798,16 @@ class CrackBroker(bt.BrokerBase):
         idxs = [self._data_index(d) for d in datas]
         for d in datas:
             self.positions.mirror(d)
-        events = self._take_events()
+        # the orders queued this bar wait for the bar's step as usual (nothing in them changes
+        # a value); data, position, cash and fund events are what the value depends on
+        events = self._take_events(fund=False)
+        self._events = [e for e in events if e[0] in _ORDER_EVENTS]
+        events = [e for e in events if e[0] not in _ORDER_EVENTS]
+        if self._fundhist:
+            events.append((EV_FUND, *self._process_fund_history()))
         if events:
             self._apply_records(self._core.apply(events))
             self._idle = False
-        if self._fundhist:
-            self._apply_records(self._core.apply([(EV_FUND, *self._process_fund_history())]))
         value, state = self._core.value_of(
             idxs, [d.close[0] for d in datas], bool(lever), self._comm_hook
         )
