@@ -305,9 +305,16 @@ FUND_HISTORY = [
 ]
 
 
+class TargetsInFundMode(bt.Strategy):
+    def next(self) -> None:
+        if len(self) % 6 == 0:
+            self.order_target_percent(target=0.5 if len(self) % 12 else -0.25)
+
+
+@pytest.mark.parametrize("strategy", [LongShort, TargetsInFundMode])
 @pytest.mark.parametrize("runmode", ["preload_next", "nopreload", "exactbars"])
-def test_fund_history(backend: str, runmode: str) -> None:
-    build = _build(LongShort, prepare=lambda c: c.set_fund_history(FUND_HISTORY))
+def test_fund_history(backend: str, runmode: str, strategy: type) -> None:
+    build = _build(strategy, prepare=lambda c: c.set_fund_history(FUND_HISTORY))
     _check(backend, build, {"cash": 20000.0}, runmode=runmode)
 
 
