@@ -29,6 +29,20 @@ RUNMODES: dict[str, dict[str, Any]] = {
 }
 
 
+class OpenOrders(bt.Analyzer):
+    """``broker.get_orders_open()`` on every bar (refs relative to the run's first order)."""
+
+    def start(self) -> None:
+        self.seen: list[list[int]] = []
+
+    def next(self) -> None:
+        self.seen.append([o.ref for o in self.strategy.broker.get_orders_open()])
+
+    def get_analysis(self) -> list[list[int]]:
+        base = min((r for refs in self.seen for r in refs), default=0)
+        return [[r - base for r in refs] for refs in self.seen]
+
+
 class Scripted(bt.Strategy):
     """Runs ``script[len(self)]`` (a list of actions) on each bar.
 
@@ -95,6 +109,7 @@ def _run(
     strategy: type = Scripted,
     cerebro_kwargs: dict[str, Any] | None = None,
     resample: bool = False,
+    open_orders: bool = True,
 ) -> Any:
     def build() -> bt.Cerebro:
         cerebro = bt.Cerebro(**(cerebro_kwargs or {}))
@@ -110,6 +125,8 @@ def _run(
             if resample:
                 cerebro.resampledata(data, timeframe=bt.TimeFrame.Weeks, name="weekly")
         cerebro.addstrategy(strategy, script=script)
+        if open_orders:
+            cerebro.addanalyzer(OpenOrders, _name="open_orders")
         return cerebro
 
     return run_recorded(build, broker, params or {}, setup=setup, **RUNMODES[runmode])
@@ -327,7 +344,9 @@ GROUP_SCRIPTS: dict[str, dict[int, list[Any]]] = {
 @pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("case", list(GROUP_SCRIPTS))
 def test_oco_and_brackets(backend: str, case: str, runmode: str) -> None:
-    rec = _check(backend, runmode, GROUP_SCRIPTS[case], params={"cash": 20000.0})
+    # after the re-transmit quirk BackBroker lists the twin order twice (docs/compat.md)
+    rec = _check(backend, runmode, GROUP_SCRIPTS[case], params={"cash": 20000.0},
+                 open_orders=case != "manual_chain")  # fmt: skip
     assert "Canceled" in _statuses(rec) or "Margin" in _statuses(rec)
 
 
