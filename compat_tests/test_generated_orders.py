@@ -19,7 +19,7 @@ import backtrader as bt
 import pytest
 
 from bt_cracktrader.compare import run_recorded
-from bt_cracktrader.record import first_difference
+from bt_cracktrader.record import OpenOrders, first_difference
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 SEEDS = int(os.environ.get("BT_CRACKTRADER_GENERATED_SEEDS", "200"))
@@ -173,6 +173,7 @@ def _run(seed: int, broker: str) -> Any:
         data = bt.feeds.YahooFinanceCSVData(dataname=str(DATA / datafile))
         cerebro.adddata(data, name="d0")
         cerebro.addstrategy(RandomOrders, seed=seed)
+        cerebro.addanalyzer(OpenOrders, _name="open_orders")
         return cerebro
 
     return run_recorded(build, broker, params, setup=setup)

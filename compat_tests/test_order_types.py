@@ -16,7 +16,7 @@ import backtrader as bt
 import pytest
 
 from bt_cracktrader.compare import run_recorded
-from bt_cracktrader.record import first_difference
+from bt_cracktrader.record import OpenOrders, first_difference
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 Ord = bt.Order
@@ -27,20 +27,6 @@ RUNMODES: dict[str, dict[str, Any]] = {
     "nopreload": {"preload": False, "runonce": False},
     "exactbars": {"exactbars": 1},
 }
-
-
-class OpenOrders(bt.Analyzer):
-    """``broker.get_orders_open()`` on every bar (refs relative to the run's first order)."""
-
-    def start(self) -> None:
-        self.seen: list[list[int]] = []
-
-    def next(self) -> None:
-        self.seen.append([o.ref for o in self.strategy.broker.get_orders_open()])
-
-    def get_analysis(self) -> list[list[int]]:
-        base = min((r for refs in self.seen for r in refs), default=0)
-        return [[r - base for r in refs] for refs in self.seen]
 
 
 class Scripted(bt.Strategy):
