@@ -236,16 +236,18 @@ impl Comm {
             );
         }
         if self.spec.perc {
-            return size
-                .absolute()?
-                .times(self.spec.commission)?
-                .times(price);
+            return size.absolute()?.times(self.spec.commission)?.times(price);
         }
         size.absolute()?.times(self.spec.commission)
     }
 
     /// `getcommission(size, price)`.
-    pub fn getcommission(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<Num, CoreError> {
+    pub fn getcommission(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+    ) -> Result<Num, CoreError> {
         if self.overridden(OV_GETCOMMISSION) {
             return self.call(h, "getcommission", &[num(size), num(price)]);
         }
@@ -459,7 +461,9 @@ mod tests {
             "invalid step: comm = None (get_margin() is overridden: needs a callable)"
         );
         // the overridden get_margin is reached through getoperationcost too
-        assert!(fut.getoperationcost(h, Num::Int(1), Num::Float(1.0)).is_err());
+        assert!(fut
+            .getoperationcost(h, Num::Int(1), Num::Float(1.0))
+            .is_err());
         // credit interest without interest: zero, the default formula never calls back
         assert_eq!(
             fut.get_credit_interest(h, Num::Int(-1), Num::Float(1.0), FZERO, 1, FZERO, 3)

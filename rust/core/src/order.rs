@@ -1,8 +1,8 @@
 //! Orders inside the core (the adapter owns Backtrader's order objects and status codes).
 
+use crate::error::CoreError;
 use crate::event::{OrderSpec, Record, EXEC_MARKET, EXEC_STOPTRAILLIMIT};
 use crate::num::{Num, FZERO};
-use crate::error::CoreError;
 
 /// Where an order is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

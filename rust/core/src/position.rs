@@ -118,12 +118,6 @@ impl<T> DataMap<T> {
         self.slots.contains_key(&data)
     }
 
-    /// The slot of `data`, if it has an entry.
-    #[must_use]
-    pub fn slot(&self, data: usize) -> Option<usize> {
-        self.slots.get(&data).copied()
-    }
-
     /// `map[data] = value` (a new entry goes last, an existing one keeps its place).
     pub fn insert(&mut self, data: usize, value: T) {
         match self.slots.get(&data) {

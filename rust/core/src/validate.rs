@@ -9,8 +9,8 @@ use crate::core::Core;
 use crate::error::{CoreError, ErrValue, Origin};
 use crate::event::{
     Bar, Config, Event, OrderSpec, BAR_LENGTH, EVENT_LENGTHS, EVENT_NAMES, EV_ADD_CASH, EV_CANCEL,
-    EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY, EV_POSITION, EV_SET_CASH, EV_SUBMIT,
-    EXEC_HISTORICAL, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT, FILLER_CALLBACK,
+    EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY, EV_POSITION, EV_SET_CASH, EV_SUBMIT, EXEC_HISTORICAL,
+    EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT, FILLER_CALLBACK,
 };
 use crate::num::{Num, ZERO};
 use crate::value::{RawItem, Value};
@@ -30,6 +30,10 @@ pub(crate) enum What {
     ValueRequest,
     /// `data N` (its compensate target).
     Data(usize),
+    /// `step` (a callable that is missing).
+    Step,
+    /// `filler result`.
+    FillerResult,
 }
 
 impl What {
@@ -42,6 +46,8 @@ impl What {
             What::Bars => "bars".to_owned(),
             What::ValueRequest => "value request".to_owned(),
             What::Data(d) => format!("data {d}"),
+            What::Step => "step".to_owned(),
+            What::FillerResult => "filler result".to_owned(),
         }
     }
 }
@@ -131,7 +137,6 @@ fn is_number(value: Value) -> bool {
         Value::Int(_) | Value::BigInt { .. } | Value::Float(_)
     )
 }
-
 
 /// `_number(what, field, value)`, then the Rust core's range.
 pub(crate) fn number(
@@ -405,8 +410,13 @@ pub(crate) fn validate(
                 let slip_out = flag(what, "slip_out", ev(10), at(10))?;
                 // `ev[11] not in range(FILLER_CALLBACK + 1) or isinstance(ev[11], bool)`
                 let filler = match ev(11) {
-                    Value::Int(v) if (0..=i128::from(FILLER_CALLBACK)).contains(&v) => Some(v as u8),
-                    Value::Float(v) => (0..=FILLER_CALLBACK).find(|&k| f64::from(k) == v),
+                    Value::Int(v) if (0..=i128::from(FILLER_CALLBACK)).contains(&v) => {
+                        Some(v as u8)
+                    }
+                    // `k == v` for a float: exact (`1.0 in range(5)`, `-0.0 in range(5)`)
+                    Value::Float(v) => {
+                        (0..=FILLER_CALLBACK).find(|&k| Num::Int(k.into()).py_eq(Num::Float(v)))
+                    }
                     Value::Other { eq_int } => eq_int.filter(|&k| k <= FILLER_CALLBACK),
                     _ => None,
                 };
