@@ -1,11 +1,11 @@
 """Type stub of ``bt_cracktrader._rust``, the Rust core's extension (built from ``rust/bindings``).
 
-``RustCore`` implements the contract of ``bt_cracktrader.core.contract`` with the Python API of
-``bt_cracktrader.core.pycore.PyCore``: same arguments, same tuples (``int`` sizes stay ``int``),
-same ``CoreInputError`` messages.
+``RustCore`` implements the contract of ``bt_cracktrader.core.contract`` (version 3) with the
+Python API of ``bt_cracktrader.core.pycore.PyCore``: same arguments, same tuples (``int`` sizes
+stay ``int``), same ``CoreInputError`` messages, the user's callables called at the same points.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from .core.contract import Bar, Event, Number, Record
@@ -16,7 +16,7 @@ def core_version() -> str:
     """Version of the Rust core crate (``cracktrader_core``)."""
 
 class RustCore:
-    """BackBroker's matching and accounting for Market orders, in Rust."""
+    """BackBroker's matching and accounting, in Rust."""
 
     backend: ClassVar[str]
 
@@ -28,13 +28,23 @@ class RustCore:
         fundstartval: Number = 100.0,
     ) -> None: ...
     def step(
-        self, events: Sequence[Event], bars: Sequence[Bar]
+        self,
+        events: Sequence[Event],
+        bars: Sequence[Bar],
+        filler: Callable[[int, float, int], Number] | None = None,
+        comm: Callable[..., Number] | None = None,
     ) -> tuple[list[Record], tuple[object, ...]]:
-        """Apply the events, then process one bar per registered data."""
-    def apply(self, events: Sequence[Event]) -> None:
-        """Apply events now, without a bar."""
+        """Apply the events, then process one bar per registered data. ``filler(ref, price,
+        ago)`` is a user's volume filler, ``comm(data, method, *args)`` calls a user's
+        overridden CommInfo method; each is called only when needed."""
+    def apply(self, events: Sequence[Event]) -> list[Record]:
+        """Apply events now, without a bar; returns the records."""
     def value_of(
-        self, datas: Sequence[int], closes: Sequence[Number], lever: bool
+        self,
+        datas: Sequence[int],
+        closes: Sequence[Number],
+        lever: bool,
+        comm: Callable[..., Number] | None = None,
     ) -> tuple[Number, tuple[object, ...]]:
         """``broker.getvalue(datas=...)``: ``(value, state)``."""
     def state(self) -> tuple[object, ...]:

@@ -10,33 +10,56 @@ the next bar in a single call; nothing crosses when nothing is pending.
 from __future__ import annotations
 
 import collections
+import datetime
 import logging
+import os
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 import backtrader as bt
 from backtrader.comminfo import CommInfoBase
+from backtrader.fillers import BarPointPerc, FixedBarPerc, FixedSize
 from backtrader.order import BuyOrder, Order, SellOrder
 from backtrader.position import Position
 
 from .core import load_core
 from .core.contract import (
+    COMM_METHODS,
+    EV_ADD_CASH,
     EV_CANCEL,
     EV_CONFIG,
     EV_DATA,
+    EV_FUND,
+    EV_HISTORY,
     EV_POSITION,
     EV_SET_CASH,
     EV_SUBMIT,
-    EXEC_MARKET,
+    FILLER_BARPOINTPERC,
+    FILLER_CALLBACK,
+    FILLER_FIXEDBARPERC,
+    FILLER_FIXEDSIZE,
+    FILLER_NONE,
     REC_ACCEPTED,
+    REC_ACTIVATED,
+    REC_CANCELED,
     REC_EXECUTED,
+    REC_EXPIRED,
     REC_MARGIN,
+    REC_POSITION,
+    REC_REJECTED,
+    REC_SUBMITTED,
+    REC_TRAIL,
+    REC_TRIGGERED,
     Bar,
     Event,
     State,
 )
+from .core.replay import RecordingCore
 
-__all__ = ["CrackBroker"]
+__all__ = ["REPLAY_ENV_VAR", "CrackBroker"]
+
+#: Environment variable naming a replay log to write (as the ``replay_log`` param).
+REPLAY_ENV_VAR = "BT_CRACKTRADER_REPLAY_LOG"
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +79,17 @@ _COMM_METHODS = (
     "get_credit_interest",
     "_get_credit_interest",
 )
+
+
+_ORDER_EVENTS = (EV_SUBMIT, EV_CANCEL, EV_HISTORY)
+
+_CREDIT_OVERRIDES = sum(
+    1 << COMM_METHODS.index(m) for m in ("get_credit_interest", "_get_credit_interest")
+)
+
+# BackBroker's defaults as an EV_CONFIG event: the core starts with them
+_DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, True, False,
+                   FILLER_NONE, 0, 0, 0, True)  # fmt: skip
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -103,18 +137,40 @@ class CrackBroker(bt.BrokerBase):
         accepting it (else it is notified ``Margin``).
       - ``eosbar`` (default: ``False``): accepted for compatibility; it has no effect in
         ``BackBroker`` either.
-      - ``filler``, ``slip_perc``, ``slip_fixed``, ``slip_open``, ``slip_match``, ``slip_limit``,
-        ``slip_out``, ``coc``, ``coo``: as in ``BackBroker``; values other than the defaults raise
-        ``NotImplementedError`` in this version.
+      - ``filler`` (default: ``None``): a volume filler, ``filler(order, price, ago) -> size``.
+        Backtrader's ``FixedSize``, ``FixedBarPerc`` and ``BarPointPerc`` run inside the core;
+        any other callable is called back from the core's fill step.
+      - ``slip_perc``, ``slip_fixed`` (default: ``0.0``): percentage or fixed slippage (the
+        percentage wins); ``slip_open`` (default: ``False``): slip prices that come from the
+        open; ``slip_match`` (default: ``True``): a slipped price beyond the bar is capped at the
+        high/low (else no fill this bar); ``slip_limit`` (default: ``True``): limit orders are
+        capped even without ``slip_match``; ``slip_out`` (default: ``False``): fill at the
+        slipped price even outside the bar.
+      - ``coc`` (default: ``False``): cheat-on-close, a Market order fills at the close of the
+        bar it was created on (``buy(..., coc=False)`` opts out per order).
+      - ``coo`` (default: ``False``): cheat-on-open, a Market order placed in ``next_open``
+        fills at that bar's open (set by ``Cerebro(cheat_on_open=True)``).
       - ``int2pnl`` (default: ``True``): assign credit interest to the closing trade.
       - ``shortcash`` (default: ``True``): a stock-like short adds cash and has negative value.
       - ``fundstartval`` (default: ``100.0``), ``fundmode`` (default: ``False``): fund-like
         performance tracking, as in ``BackBroker``.
+      - ``replay_log`` (default: ``None``, or the environment variable
+        ``BT_CRACKTRADER_REPLAY_LOG``): a path where every call to the core and its answer are
+        written as JSON lines, for ``python -m bt_cracktrader replay``.
 
-    Execution types: ``exectype=None``/``Order.Market`` (``buy``, ``sell``, ``close``,
-    ``order_target_*``). Other ``exectype`` values, ``oco``, ``parent``/``transmit=False``
-    and trailing stops raise ``NotImplementedError`` naming the feature: never a silent
-    fallback to another broker, never a wrong fill.
+    Orders: every ``exectype`` (``Market``, ``Close``, ``Limit``, ``Stop``, ``StopLimit``,
+    ``StopTrail``, ``StopTrailLimit`` with ``trailamount``/``trailpercent``), ``valid``
+    (``None``, ``Order.DAY``, a date or datetime, a ``timedelta``, a date number), ``oco``
+    groups, brackets (``buy_bracket``/``sell_bracket`` or ``parent=``/``transmit=False``) and
+    ``cancel``, with ``notify_order`` in BackBroker's order and timing.
+
+    Orders placed during a bar reach the core with the next bar in one call. Orders that are
+    part of a bracket (``parent=``, ``transmit=False``) and the cancellation of orders in an
+    OCO or bracket group are decided by the core at once, as BackBroker decides them.
+
+    Not implemented yet (``NotImplementedError`` naming it, never a silent difference): credit
+    interest, commission classes overriding ``CommInfoBase`` methods, ``add_cash``, order and
+    fund history.
     """
 
     cash: float
@@ -139,16 +195,20 @@ class CrackBroker(bt.BrokerBase):
         ("shortcash", True),
         ("fundstartval", 100.0),
         ("fundmode", False),
+        ("replay_log", None),
     )
 
     def __init__(self) -> None:
         self._core_cls, self.backend = load_core(self.p.backend)
+        # like BackBroker, order and fund history survive start()
+        self._userhist: list[list[Any]] = []
+        self._fundhist: list[Any] = []
+        self._fhistlast: list[Any] = [float("NaN"), float("NaN")]
         super().__init__()
 
     # -- life cycle ----------------------------------------------------------------------------
     def init(self) -> None:
         super().init()
-        self._check_params()
         self.startingcash = self.cash = self.p.cash
         self._value = self.cash
         self._valuemkt = 0.0
@@ -162,51 +222,107 @@ class CrackBroker(bt.BrokerBase):
         self.orders: list[Order] = []
         self.notifs: collections.deque[Order] = collections.deque()
         self.positions = _PositionBook(self._position_created)
-        self._submitted: dict[int, Order] = {}
-        self._pending: dict[int, Order] = {}
+        self._orders: dict[int, Order] = {}  # every order of the run, by ref
+        self._submitted: dict[int, Order] = {}  # waiting for the submit check
+        self._pending: dict[int, Order] = {}  # accepted, in BackBroker's pending order
+        self._linked: set[int] = set()  # refs in an OCO group or a bracket
+        self._oco_leader: dict[int, int] = {}
+        self._cancelling: Order | None = None
 
+        self._events: list[Event] = []
         self._core = self._make_core(
             self.p.cash, bool(self.p.checksubmit), bool(self.p.shortcash), self.p.fundstartval
         )
-        self._config = (bool(self.p.checksubmit), bool(self.p.shortcash))
+        self._sent_config = self._config()
+        if self._sent_config != _DEFAULT_CONFIG:
+            self._events.append(self._sent_config)
         self._datas: dict[Any, int] = {}
+        self._overrides: dict[int, int] = {}
+        self._interest: dict[int, bool] = {}
+        self._comm_hook: Callable[..., Any] | None = None
         self._datalist: list[Any] = []
         self._new_datas: list[int] = []
         self._comm_dirty = False
-        self._events: list[Event] = []
         self._idle = False  # the first bar always computes value and fund value
 
     def _make_core(
         self, cash: float, checksubmit: bool, shortcash: bool, fundstartval: float
     ) -> Any:
-        # a hook for recording (bt_cracktrader.core.replay) and for tests counting crossings
-        return self._core_cls(cash, checksubmit, shortcash, fundstartval)
+        # also a hook for tests counting crossings
+        core = self._core_cls(cash, checksubmit, shortcash, fundstartval)
+        path = self.p.replay_log or os.environ.get(REPLAY_ENV_VAR)
+        if not path:
+            return core
+        self._close_log()
+        log = self._log_file = open(path, "w")  # noqa: SIM115 - closed in stop()
+        return RecordingCore(core, cash, checksubmit, shortcash, fundstartval, sink=log)
+
+    _log_file: IO[str] | None = None
+
+    def _close_log(self) -> None:
+        log = self._log_file
+        if log is not None:
+            log.close()
+        self._log_file = None
 
     def start(self) -> None:
         self.init()
 
     def stop(self) -> None:
-        pass
+        self._close_log()
 
-    def _check_params(self) -> None:
-        if self.p.filler is not None:
-            raise _not_implemented("the volume filler (filler/set_filler)")
-        if self.p.slip_perc or self.p.slip_fixed:
-            raise _not_implemented("slippage (slip_perc/slip_fixed)")
-        if self.p.coc:
-            raise _not_implemented("cheat-on-close (coc/set_coc)")
-        if self.p.coo:
-            raise _not_implemented("cheat-on-open (coo/set_coo)")
+    def _config(self) -> Event:
+        """The ``EV_CONFIG`` event for the current params."""
+        p = self.p
+        filler = p.filler
+        kind, size, perc, minmov = FILLER_NONE, 0, 0, 0
+        if filler is None:
+            pass
+        elif type(filler) is FixedSize:
+            kind, size = FILLER_FIXEDSIZE, filler.p.size or 0
+        elif type(filler) is FixedBarPerc:
+            kind, perc = FILLER_FIXEDBARPERC, filler.p.perc
+        elif type(filler) is BarPointPerc:
+            kind, perc, minmov = FILLER_BARPOINTPERC, filler.p.perc, filler.p.minmov or 0
+        elif callable(filler):
+            kind = FILLER_CALLBACK
+        else:
+            raise TypeError(f"filler must be callable, got {filler!r}")
+        return (
+            EV_CONFIG,
+            bool(p.checksubmit),
+            bool(p.shortcash),
+            bool(p.coc),
+            bool(p.coo),
+            p.slip_perc,
+            p.slip_fixed,
+            bool(p.slip_open),
+            bool(p.slip_match),
+            bool(p.slip_limit),
+            bool(p.slip_out),
+            kind,
+            size,
+            perc,
+            minmov,
+            bool(p.int2pnl),
+        )
+
+    def _filler_callback(self, ref: int, price: float, ago: int) -> Any:
+        return self.p.filler(self._orders[ref], price, ago)
 
     # -- datas and commission schemes ---------------------------------------------------------
     def _comm_spec(self, data: Any) -> Event:
         comminfo = self.getcommissioninfo(data)
         cls = type(comminfo)
-        for name in _COMM_METHODS:
+        overrides = 0
+        for bit, name in enumerate(COMM_METHODS):
             if getattr(cls, name) is not getattr(CommInfoBase, name):
-                raise _not_implemented(f"a commission scheme overriding {name}() ({cls.__name__})")
-        if comminfo.p.interest:
-            raise _not_implemented(f"credit interest (interest={comminfo.p.interest!r})")
+                overrides |= 1 << bit
+        compensate = data._compensate
+        self._overrides[self._datas[data]] = overrides
+        self._interest[self._datas[data]] = bool(
+            comminfo._creditrate or overrides & _CREDIT_OVERRIDES
+        )
         return (
             EV_DATA,
             self._datas[data],
@@ -217,7 +333,33 @@ class CrackBroker(bt.BrokerBase):
             float(comminfo.p.margin or 0.0),
             float(comminfo.p.automargin or 0.0),
             float(comminfo.p.leverage),
+            float(comminfo._creditrate),
+            bool(comminfo.p.interest_long),
+            overrides,
+            -1 if compensate is None else self._data_index(compensate),
         )
+
+    def _comm_callback(self, idx: int, method: str, *args: Any) -> Any:
+        """Call a user's overridden CommInfo method for the core, with Backtrader's arguments."""
+        data = self._datalist[idx]
+        comminfo = self.getcommissioninfo(data)
+        if method == "getvalue":
+            size, pprice, price = args
+            return comminfo.getvalue(Position(size, pprice), price)
+        if method == "get_credit_interest":
+            size, price, posdt, dt = args
+            pos = Position(size, price)
+            pos.datetime = data.num2date(posdt)
+            return comminfo.get_credit_interest(data, pos, data.num2date(dt))
+        if method == "_get_credit_interest":
+            size, price, days, dt0, dt1 = args
+            return comminfo._get_credit_interest(
+                data, size, price, days, data.num2date(dt0).date(), data.num2date(dt1).date()
+            )
+        if method == "_getcommission":
+            size, price, pseudoexec = args
+            return comminfo._getcommission(size, price, pseudoexec=pseudoexec)
+        return getattr(comminfo, method)(*args)
 
     def _data_index(self, data: Any) -> int:
         idx = self._datas.get(data)
@@ -337,18 +479,6 @@ class CrackBroker(bt.BrokerBase):
         check: bool,
         kwargs: dict[str, Any],
     ) -> Order:
-        if exectype not in (None, Order.Market):
-            name = Order.ExecTypes[exectype] if isinstance(exectype, int) else exectype
-            raise _not_implemented(f"exectype {name!r} (only Market orders)")
-        if oco is not None:
-            raise _not_implemented("oco (One-Cancels-Others groups)")
-        if parent is not None or not transmit:
-            raise _not_implemented("bracket orders (parent/transmit=False)")
-        if trailamount or trailpercent:
-            raise _not_implemented("trailing stops (trailamount/trailpercent)")
-        if kwargs.get("coc") is not None or kwargs.get("coo") is not None:
-            raise _not_implemented("per-order coc/coo")
-
         order = cls(
             owner=owner,
             data=data,
@@ -365,27 +495,70 @@ class CrackBroker(bt.BrokerBase):
             histnotify=histnotify,
         )
         order.addinfo(**kwargs)
+        ref = order.ref
+        self._orders[ref] = order
+        if oco is not None:
+            leader = self._oco_leader.get(oco.ref, oco.ref)
+            self._oco_leader[ref] = leader
+            self._linked.update((ref, oco.ref, leader))
+            self._linked.update(r for r, lead in self._oco_leader.items() if lead == leader)
+        if parent is not None:
+            self._linked.update((ref, parent.ref))
+        elif not transmit:
+            self._linked.add(ref)
         check = bool(check and self.p.checksubmit)
-        self._events.append(
-            (
-                EV_SUBMIT,
-                order.ref,
-                self._data_index(data),
-                order.size,
-                order.created.price,
-                order.created.dt,
-                EXEC_MARKET,
-                check,
-            )
-        )
+        alone = parent is None and transmit
+        event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
+        if not alone:
+            # BackBroker decides a bracket member's fate (held, transmitted with its group, or
+            # rejected) at once: so does the core
+            self._apply_now(event)
+            return order
+        self._events.append(event)
         if check:
             order.submit()
-            self._submitted[order.ref] = order
+            self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
         else:
             self._submit_accept(order)
         return order
+
+    def _submit_event(
+        self,
+        tag: int,
+        order: Order,
+        parent: Any,
+        oco: Any,
+        transmit: bool,
+        check: bool,
+        notified: bool,
+    ) -> Event:
+        created = order.created
+        valid = order.valid
+        return (
+            tag,
+            order.ref,
+            self._data_index(order.data),
+            bool(order.isbuy()),
+            order.size,
+            order.exectype,
+            created.price,
+            created.pricelimit,
+            created.pclose,
+            created.dt,
+            float(valid) if valid else 0.0,
+            order.dteos,
+            float(order.trailamount or 0.0),
+            float(order.trailpercent or 0.0),
+            order._limitoffset,
+            -1 if parent is None else parent.ref,
+            -1 if oco is None else oco.ref,
+            bool(transmit),
+            check,
+            bool(order.info.get("coc", True)),
+            notified,
+        )
 
     def _submit_accept(self, order: Order) -> None:
         order.pannotated = None
@@ -396,12 +569,25 @@ class CrackBroker(bt.BrokerBase):
 
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         """Cancel a pending order; ``False`` if it is not pending (as ``BackBroker``: an order
-        still waiting for its submit check cannot be cancelled)."""
-        if self._pending.pop(order.ref, None) is None:
+        still waiting for its submit check cannot be cancelled). Cancelling a member of an OCO
+        group or a bracket cancels the others, as in BackBroker."""
+        ref = order.ref
+        if ref not in self._pending:
             return False
+        if ref in self._linked:
+            # BackBroker cancels and notifies the very object it is given (a strategy may pass
+            # a notification clone), while the cascade reaches the live orders
+            self._cancelling = order
+            try:
+                self._apply_now((EV_CANCEL, ref, False))
+            finally:
+                self._cancelling = None
+            return True
+        del self._pending[ref]
+        self._done(ref)
         order.cancel()
         self.notify(order)
-        self._events.append((EV_CANCEL, order.ref))
+        self._events.append((EV_CANCEL, ref, True))
         return True
 
     def get_orders_open(self, safe: bool = False) -> list[Order]:
@@ -422,32 +608,42 @@ class CrackBroker(bt.BrokerBase):
     # -- the bar ------------------------------------------------------------------------------
     def _bars(self) -> list[Bar]:
         bars = []
+        # the calendar day only matters to credit interest (and converting is not free)
+        days = any(self._interest.values())
         for idx, data in enumerate(self._datalist):
+            dt = data.datetime[0]
             popen = getattr(data, "tick_open", None)
             phigh = getattr(data, "tick_high", None)
             plow = getattr(data, "tick_low", None)
             pclose = getattr(data, "tick_close", None)
-            mark = data.close[0]
+            high, low, mark = data.high[0], data.low[0], data.close[0]
             bars.append(
                 (
                     idx,
-                    data.datetime[0],
+                    dt,
                     data.open[0] if popen is None else popen,
-                    data.high[0] if phigh is None else phigh,
-                    data.low[0] if plow is None else plow,
+                    high if phigh is None else phigh,
+                    low if plow is None else plow,
                     mark if pclose is None else pclose,
-                    data.volume[0],
                     mark,
+                    data.volume[0],
+                    high,
+                    low,
+                    data.datetime[-1],
+                    data.high[-1],
+                    data.low[-1],
+                    data.volume[-1],
+                    data.datetime.datetime(0).toordinal() if days else int(dt),
                 )
             )
         return bars
 
-    def _take_events(self) -> list[Event]:
-        config = (bool(self.p.checksubmit), bool(self.p.shortcash))
+    def _take_events(self, fund: bool = True) -> list[Event]:
         events: list[Event] = []
-        if config != self._config:
-            self._config = config
-            events.append((EV_CONFIG, *config))
+        config = self._config()
+        if config != self._sent_config:
+            self._sent_config = config
+            events.append(config)
         if self._comm_dirty:
             self._comm_dirty = False
             self._new_datas.clear()
@@ -457,46 +653,54 @@ class CrackBroker(bt.BrokerBase):
             self._new_datas.clear()
         events.extend(self._events)
         self._events = []
+        if fund and self._fundhist:
+            events.append((EV_FUND, *self._process_fund_history()))
+        self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         return events
 
     def next(self) -> None:
-        self._check_params()
+        if self._userhist:
+            self._process_order_history()
         if (
             self._idle
             and not self._events
             and not self._comm_dirty
-            and ((bool(self.p.checksubmit), bool(self.p.shortcash)) == self._config)
+            and not self._fundhist
+            and self._config() == self._sent_config
         ):
             return
         events = self._take_events()
-        records, state = self._core.step(events, self._bars())
+        filler = self._filler_callback if self._sent_config[11] == FILLER_CALLBACK else None
+        records, state = self._core.step(events, self._bars(), filler, self._comm_hook)
+        self._apply_records(records)
+        self._set_state(state)
+        # BackBroker stamps every open position with the bar's time when it charges interest
+        for data, position in self.positions.items():
+            if position.size:
+                position.datetime = data.datetime.datetime()
+
+    def _done(self, ref: int) -> None:
+        # the order stays in ``_orders``: a bracket child cancelled after its parent filled is
+        # still activated one bar later, as BackBroker does
+        self._linked.discard(ref)
+        self._oco_leader.pop(ref, None)
+
+    def _apply_now(self, event: Event) -> None:
+        """Send the queued events and ``event`` to the core at once and apply its answer."""
+        self._apply_records(self._core.apply([*self._take_events(fund=False), event]))
+        self._idle = False
+
+    def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
         for rec in records:
             self._apply(rec)
-        self._set_state(state)
 
     def _apply(self, rec: tuple[Any, ...]) -> None:
         tag, ref = rec[0], rec[1]
         if tag == REC_EXECUTED:
-            order = self._pending[ref]
-            (
-                _,
-                _,
-                dt,
-                size,
-                price,
-                closed,
-                closedvalue,
-                closedcomm,
-                opened,
-                openedvalue,
-                openedcomm,
-                pnl,
-                psize,
-                pprice,
-                possize,
-                posprice,
-            ) = rec
-            data = order.data
+            order = self._orders[ref]
+            (_, _, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
+             openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
+            data = order.data._compensate or order.data
             position = self.positions.mirror(data)
             position.price_orig = position.price
             position.size = possize
@@ -504,40 +708,52 @@ class CrackBroker(bt.BrokerBase):
             position.upopened = opened
             position.upclosed = closed
             position.datetime = data.datetime.datetime()
-            comminfo = self.getcommissioninfo(data)
-            order.execute(
-                dt,
-                size,
-                price,
-                closed,
-                closedvalue,
-                closedcomm,
-                opened,
-                openedvalue,
-                openedcomm,
-                comminfo.margin,
-                pnl,
-                psize,
-                pprice,
-            )
+            comminfo = self.getcommissioninfo(order.data)
+            order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
+                          openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
             order.addcomminfo(comminfo)
             self.notify(order)
             if not order.alive():
-                del self._pending[ref]
+                self._pending.pop(ref, None)
+                self._done(ref)
         elif tag == REC_ACCEPTED:
-            order = self._submitted.pop(ref)
-            self.positions.mirror(order.data)
+            order = self._orders[ref]
+            self._submitted.pop(ref, None)
             self._submit_accept(order)
-        elif tag == REC_MARGIN:
-            order = self._submitted.pop(ref, None)
-            if order is None:
-                order = self._pending.pop(ref)
-            else:
-                self.positions.mirror(order.data)
-            order.margin()
+        elif tag == REC_POSITION:
+            self.positions.mirror(self._datalist[ref])
+        elif tag == REC_SUBMITTED:
+            order = self._orders[ref]
+            order.submit()
+            self._submitted[ref] = order
+            self.orders.append(order)
             self.notify(order)
-        else:  # pragma: no cover - a core that breaks the contract
-            raise RuntimeError(f"unknown core record {rec!r}")
+        elif tag == REC_TRAIL:
+            created = self._orders[ref].created
+            created.price, created.pricelimit = rec[2], rec[3]
+        elif tag == REC_TRIGGERED:
+            self._orders[ref].triggered = True
+        elif tag == REC_ACTIVATED:
+            self._orders[ref].activate()
+        else:
+            order = self._orders[ref]
+            if tag == REC_CANCELED and self._cancelling is not None:
+                if self._cancelling.ref == ref:
+                    order, self._cancelling = self._cancelling, None
+            self._submitted.pop(ref, None)
+            self._pending.pop(ref, None)
+            self._done(ref)
+            if tag == REC_MARGIN:
+                order.margin()
+            elif tag == REC_CANCELED:
+                order.cancel()
+            elif tag == REC_EXPIRED:
+                order.expire()
+            elif tag == REC_REJECTED:
+                order.reject()
+            else:  # pragma: no cover - a core that breaks the contract
+                raise RuntimeError(f"unknown core record {rec!r}")
+            self.notify(order)
 
     def _set_state(self, raw: Iterable[Any]) -> None:
         state = State(*raw)
@@ -568,7 +784,9 @@ class CrackBroker(bt.BrokerBase):
     setcash = set_cash
 
     def add_cash(self, cash: float) -> None:
-        raise _not_implemented("add_cash")
+        """Add (or, negative, remove) cash: applied at the end of the next bar, buying fund
+        shares at the last fund value, as in BackBroker."""
+        self._events.append((EV_ADD_CASH, cash))
 
     def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
         """Portfolio value as of the last bar (alias: ``getvalue``); with ``datas``, the value
@@ -580,10 +798,19 @@ class CrackBroker(bt.BrokerBase):
         idxs = [self._data_index(d) for d in datas]
         for d in datas:
             self.positions.mirror(d)
-        events = self._take_events()
+        # the orders queued this bar wait for the bar's step as usual (nothing in them changes
+        # a value); data, position, cash and fund events are what the value depends on
+        events = self._take_events(fund=False)
+        self._events = [e for e in events if e[0] in _ORDER_EVENTS]
+        events = [e for e in events if e[0] not in _ORDER_EVENTS]
+        if self._fundhist:
+            events.append((EV_FUND, *self._process_fund_history()))
         if events:
-            self._core.apply(events)
-        value, state = self._core.value_of(idxs, [d.close[0] for d in datas], bool(lever))
+            self._apply_records(self._core.apply(events))
+            self._idle = False
+        value, state = self._core.value_of(
+            idxs, [d.close[0] for d in datas], bool(lever), self._comm_hook
+        )
         self._set_state(state)
         return value  # type: ignore[no-any-return]
 
@@ -630,13 +857,11 @@ class CrackBroker(bt.BrokerBase):
         self.p.int2pnl = int2pnl
 
     def set_coc(self, coc: bool) -> None:
-        if coc:
-            raise _not_implemented("cheat-on-close (coc/set_coc)")
+        """Cheat-on-close: Market orders fill at the close of the bar they were created on."""
         self.p.coc = coc
 
     def set_coo(self, coo: bool) -> None:
-        if coo:
-            raise _not_implemented("cheat-on-open (coo/set_coo)")
+        """Cheat-on-open: Market orders from ``next_open`` fill at that bar's open."""
         self.p.coo = coo
 
     def set_shortcash(self, shortcash: bool) -> None:
@@ -650,12 +875,13 @@ class CrackBroker(bt.BrokerBase):
         slip_match: bool = True,
         slip_out: bool = False,
     ) -> None:
-        if perc:
-            raise _not_implemented("slippage (set_slippage_perc)")
+        """Percentage slippage (note ``slip_open=True`` here, as in BackBroker)."""
         self.p.slip_perc = perc
         self.p.slip_fixed = 0.0
-        self.p.slip_open, self.p.slip_limit = slip_open, slip_limit
-        self.p.slip_match, self.p.slip_out = slip_match, slip_out
+        self.p.slip_open = slip_open
+        self.p.slip_limit = slip_limit
+        self.p.slip_match = slip_match
+        self.p.slip_out = slip_out
 
     def set_slippage_fixed(
         self,
@@ -665,16 +891,16 @@ class CrackBroker(bt.BrokerBase):
         slip_match: bool = True,
         slip_out: bool = False,
     ) -> None:
-        if fixed:
-            raise _not_implemented("slippage (set_slippage_fixed)")
+        """Fixed slippage in price points."""
         self.p.slip_perc = 0.0
         self.p.slip_fixed = fixed
-        self.p.slip_open, self.p.slip_limit = slip_open, slip_limit
-        self.p.slip_match, self.p.slip_out = slip_match, slip_out
+        self.p.slip_open = slip_open
+        self.p.slip_limit = slip_limit
+        self.p.slip_match = slip_match
+        self.p.slip_out = slip_out
 
     def set_filler(self, filler: Any) -> None:
-        if filler is not None:
-            raise _not_implemented("the volume filler (filler/set_filler)")
+        """A volume filler (see the ``filler`` param)."""
         self.p.filler = filler
 
     def set_checksubmit(self, checksubmit: bool) -> None:
@@ -687,7 +913,81 @@ class CrackBroker(bt.BrokerBase):
     seteosbar = set_eosbar
 
     def add_order_history(self, orders: Any, notify: bool = True) -> None:
-        raise _not_implemented("add_order_history")
+        """Orders to replay: rows ``[datetime, size, price(, data index or name)]``; each is
+        filled at its price on the first bar at or after its datetime (``Cerebro`` calls this
+        for ``cerebro.add_order_history``)."""
+        oiter = iter(orders)
+        o = next(oiter, None)
+        self._userhist.append([o, oiter, notify])
+
+    def _process_order_history(self) -> None:
+        # BackBroker._process_order_history: which rows are due is a matter of dates, kept
+        # here; the orders reach the core as EV_HISTORY, which accepts them at the right point
+        for uhist in self._userhist:
+            uhorder, uhorders, uhnotify = uhist
+            while uhorder is not None:
+                uhorder = list(uhorder)
+                try:
+                    dataidx = uhorder[3]
+                except IndexError:
+                    dataidx = None
+                if dataidx is None:
+                    d = self.cerebro.datas[0]
+                elif isinstance(dataidx, int):
+                    d = self.cerebro.datas[dataidx]
+                else:
+                    d = self.cerebro.datasbyname[dataidx]
+                if not len(d):
+                    break
+                dt = _parse_dt(uhorder[0])
+                uhorder[0] = dt
+                if dt > d.datetime.datetime():
+                    break
+                size, price = uhorder[1], uhorder[2]
+                owner = self.cerebro.runningstrats[0]
+                if size:
+                    cls = BuyOrder if size > 0 else SellOrder
+                    order = cls(owner=owner, data=d, size=abs(size), price=price,
+                                exectype=Order.Historical, histnotify=uhnotify)  # fmt: skip
+                    self._orders[order.ref] = order
+                    self._events.append(
+                        self._submit_event(EV_HISTORY, order, None, None, True, False, False)
+                    )
+                uhist[0] = uhorder = next(uhorders, None)
 
     def set_fund_history(self, fund: Any) -> None:
-        raise _not_implemented("set_fund_history")
+        """Fund values to impose: rows ``[datetime, share value, net asset value]`` (``Cerebro``
+        calls this for ``cerebro.add_fund_history``)."""
+        fiter = iter(fund)
+        f = list(next(fiter))
+        self._fundhist = [f, fiter]
+        self.set_cash(float(f[2]))
+
+    def _process_fund_history(self) -> tuple[Any, Any]:
+        fhist = self._fundhist
+        f, funds = fhist
+        if not f:
+            return tuple(self._fhistlast)
+        dt = _parse_dt(f[0])
+        f[0] = dt
+        # like BackBroker, this reads Cerebro._dtmaster, which runonce mode does not set
+        if dt <= self.cerebro._dtmaster:
+            self._fhistlast = f[1:]
+            fhist[0] = list(next(funds, []))
+        return tuple(self._fhistlast)
+
+
+def _parse_dt(dt: Any) -> Any:
+    """The datetime of an order or fund history row, as BackBroker reads it."""
+    if isinstance(dt, str):
+        dtfmt = "%Y-%m-%d"
+        if "T" in dt:
+            dtfmt += "T%H:%M:%S"
+            if "." in dt:
+                dtfmt += ".%f"
+        return datetime.datetime.strptime(dt, dtfmt)
+    if isinstance(dt, datetime.datetime):
+        return dt
+    if isinstance(dt, datetime.date):
+        return datetime.datetime(year=dt.year, month=dt.month, day=dt.day)
+    return dt

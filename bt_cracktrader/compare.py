@@ -59,9 +59,10 @@ def run_recorded(
     strats = cerebro.run(**run_kwargs)
     result: dict[str, Any] = {}
     for i, strat in enumerate(strats):
+        # every analyzer, the user's own too (``build`` may add some)
         analyzers = {
-            name: strat.analyzers.getbyname(name).get_analysis()
-            for name in ["record", *STANDARD_ANALYZERS]
+            name: analyzer.get_analysis()
+            for name, analyzer in zip(strat.analyzers.getnames(), strat.analyzers)
         }
         result[f"strategy{i}"] = analyzers
     result["final"] = {"cash": brk.getcash(), "value": brk.getvalue()}

@@ -14,7 +14,7 @@ from typing import Any
 
 import backtrader as bt
 
-__all__ = ["RunRecorder", "first_difference", "normalize"]
+__all__ = ["OpenOrders", "RunRecorder", "first_difference", "normalize"]
 
 
 def _size(value: Any) -> tuple[str, Any]:
@@ -154,3 +154,17 @@ class RunRecorder(bt.Analyzer):
         orders = [[o[0] - oref, *o[1:]] for o in self.orders]
         trades = [[t[0] - tref, *t[1:]] for t in self.trades]
         return {"orders": orders, "trades": trades, "bars": self.bars}
+
+
+class OpenOrders(bt.Analyzer):
+    """``broker.get_orders_open()`` on every bar, as refs relative to the run's first order."""
+
+    def start(self) -> None:
+        self.seen: list[list[int]] = []
+
+    def next(self) -> None:
+        self.seen.append([o.ref for o in self.strategy.broker.get_orders_open()])
+
+    def get_analysis(self) -> list[list[int]]:
+        base = min((r for refs in self.seen for r in refs), default=0)
+        return [[r - base for r in refs] for refs in self.seen]

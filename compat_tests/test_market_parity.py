@@ -112,6 +112,7 @@ RUNMODES: dict[str, dict[str, bool]] = {
     "preload_runonce": {"preload": True, "runonce": True},
     "preload_next": {"preload": True, "runonce": False},
     "nopreload": {"preload": False, "runonce": False},
+    "exactbars": {"exactbars": 1},
 }
 
 

@@ -13,6 +13,7 @@ both cores are held to the same bits that BackBroker produced.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ import backtrader as bt
 from bt_cracktrader import CrackBroker
 from bt_cracktrader.compare import run_recorded
 from bt_cracktrader.core import PyCore
-from bt_cracktrader.core.contract import CoreInputError
+from bt_cracktrader.core.contract import CoreInputError, data_event, submit_event
 from bt_cracktrader.core.replay import RecordingCore, save
 from bt_cracktrader.record import first_difference
 
@@ -53,6 +54,57 @@ class PercentTarget(bt.Strategy):
     def next(self) -> None:
         if len(self) % 5 == 0:
             self.order_target_percent(target=0.9 if self.data.close[0] > self.sma[0] else -0.5)
+
+
+class MixedOrders(bt.Strategy):
+    """Every execution type, validity, OCO and brackets, deterministic by bar number."""
+
+    def next(self) -> None:
+        n, close = len(self), self.data.close[0]
+        k = n % 12
+        if k == 1:
+            self.buy(
+                size=5,
+                exectype=bt.Order.Limit,
+                price=round(close * 0.99, 2),
+                valid=datetime.timedelta(days=3),
+            )
+        elif k == 2:
+            o = self.sell(size=4, exectype=bt.Order.Stop, price=round(close * 0.98, 2))
+            self.sell(size=4, exectype=bt.Order.Limit, price=round(close * 1.02, 2), oco=o)
+        elif k == 3:
+            self.buy_bracket(size=3, price=close, limitprice=close * 1.03, stopprice=close * 0.97)
+        elif k == 5:
+            self.sell(size=2.5, exectype=bt.Order.StopTrail, trailpercent=0.01)
+        elif k == 6:
+            self.buy(
+                size=3,
+                exectype=bt.Order.StopLimit,
+                price=round(close * 1.01, 2),
+                plimit=round(close * 1.015, 2),
+            )
+        elif k == 7:
+            self.sell(
+                size=2,
+                exectype=bt.Order.StopTrailLimit,
+                trailamount=0.3,
+                plimit=round(close * 0.99, 2),
+            )
+        elif k == 8:
+            self.buy(size=1, exectype=bt.Order.Close)
+        elif k == 9:
+            for order in self.broker.get_orders_open()[:2]:
+                self.cancel(order)
+        elif k == 10:
+            self.order_target_size(target=0)
+        elif k == 11:
+            self.sell_bracket(
+                size=2,
+                exectype=bt.Order.Market,
+                limitprice=close * 0.95,
+                stopprice=close * 1.05,
+                valid=bt.Order.DAY,
+            )
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -86,6 +138,30 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "stocklike": False,
         },
         "broker": {"cash": 20000.0, "checksubmit": False},
+    },
+    "mixed_orders": {
+        "strategy": MixedOrders,
+        "commission": {"commission": 0.001},
+        "broker": {"cash": 10000.0},
+    },
+    "mixed_orders_slippage_filler": {
+        "strategy": MixedOrders,
+        "commission": {
+            "commission": 0.5,
+            "commtype": bt.CommInfoBase.COMM_FIXED,
+            "stocklike": True,
+        },
+        "broker": {
+            "cash": 10000.0,
+            "slip_perc": 0.005,
+            "slip_open": True,
+            "filler": bt.broker.fillers.FixedSize(size=2),
+        },
+    },
+    "mixed_orders_coc_nocheck": {
+        "strategy": MixedOrders,
+        "commission": {"commission": 0.002},
+        "broker": {"cash": 10000.0, "coc": True, "checksubmit": False, "shortcash": False},
     },
 }
 
@@ -160,14 +236,18 @@ def _append_error_cases(recording: dict[str, Any]) -> None:
         else:
             core.value_of(call["datas"], call["closes"], call["lever"])
     last_bars = next(c["bars"] for c in reversed(recording["calls"]) if c["call"] == "step")
+    ref = 10**9
     bad_steps = [
-        [[2, 10**9, 0, float("inf"), 100.0, 1.0, 0, True]],  # size not finite
-        [[2, 10**9, 7, 1, 100.0, 1.0, 0, True]],  # unknown data
-        [[2, 10**9, 0, 1, 100.0, 1.0, 3, True]],  # unsupported exectype
-        [[3, 10**9 + 1]],  # cancel of an unknown ref
-        [[2, 10**9, 0, 5, 100.0, 1.0, 0, True], [2, 10**9, 0, 5, 100.0, 1.0, 0, True]],
-        [[0, 0, True, True, 0.001, 1.0, 0.0, 0.0, 0.0]],  # leverage not positive
-        [[9]],  # unknown tag
+        [submit_event(ref, 0, float("inf"), 100.0, 1.0)],  # size not finite
+        [submit_event(ref, 7, 1, 100.0, 1.0)],  # unknown data
+        [submit_event(ref, 0, 1, 100.0, 1.0, exectype=11)],  # unknown exectype
+        [submit_event(ref, 0, 1, 100.0, 1.0, parent=ref + 5)],  # unknown parent
+        [(3, ref + 1, False)],  # cancel of an unknown ref
+        [submit_event(ref, 0, 5, 100.0, 1.0), submit_event(ref, 0, 5, 100.0, 1.0)],
+        [data_event(0, leverage=0.0)],  # leverage not positive
+        [data_event(0, compensate=42)],  # compensating into an unknown data
+        [(4, True, True, False, False, 0.0, 0.0, False, True, True, False, 9, 0, 0, 0, True)],
+        [(9,)],  # unknown tag
     ]
     for events in bad_steps:
         entry: dict[str, Any] = {"call": "step", "events": events, "bars": last_bars}

@@ -83,81 +83,6 @@ def test_auto_falls_back_with_one_warning_and_rust_explains_the_build(
     assert "python scripts/install_rust_backend.py" in str(info.value)
 
 
-class _Orders(bt.Strategy):
-    params = (("kwargs", {}),)
-
-    def next(self) -> None:
-        if len(self) == 3:
-            self.buy(**self.p.kwargs)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "feature"),
-    [
-        ({"exectype": bt.Order.Limit, "price": 10.0}, "exectype 'Limit'"),
-        ({"exectype": bt.Order.Stop, "price": 10.0}, "exectype 'Stop'"),
-        ({"exectype": bt.Order.Close}, "exectype 'Close'"),
-        ({"exectype": bt.Order.StopTrail, "trailamount": 1.0}, "exectype 'StopTrail'"),
-        ({"transmit": False}, "bracket orders"),
-        ({"coc": True}, "per-order coc"),
-    ],
-)
-def test_unimplemented_orders_raise_naming_the_feature(
-    backend: str, kwargs: dict[str, Any], feature: str
-) -> None:
-    cerebro = _cerebro(_Orders, kwargs=kwargs)
-    cerebro.setbroker(CrackBroker(backend=backend))
-    with pytest.raises(NotImplementedError, match=feature):
-        cerebro.run()
-
-
-@pytest.mark.parametrize(
-    ("setup", "feature"),
-    [
-        (lambda b: b.set_coc(True), "cheat-on-close"),
-        (lambda b: b.set_coo(True), "cheat-on-open"),
-        (lambda b: b.set_slippage_perc(0.01), "slippage"),
-        (lambda b: b.set_slippage_fixed(0.5), "slippage"),
-        (lambda b: b.set_filler(bt.broker.fillers.FixedSize()), "filler"),
-        (lambda b: b.add_cash(100.0), "add_cash"),
-    ],
-)
-def test_unimplemented_broker_settings_raise(backend: str, setup: Any, feature: str) -> None:
-    with pytest.raises(NotImplementedError, match=feature):
-        setup(CrackBroker(backend=backend))
-
-
-def test_unimplemented_params_raise(backend: str) -> None:
-    with pytest.raises(NotImplementedError, match="slippage"):
-        CrackBroker(backend=backend, slip_perc=0.01)
-
-
-class _CustomComm(bt.CommInfoBase):
-    def _getcommission(self, size: Any, price: Any, pseudoexec: Any) -> float:
-        return 1.0
-
-
-@pytest.mark.parametrize(
-    ("comminfo", "feature"),
-    [
-        (_CustomComm(), "overriding _getcommission"),
-        (bt.CommInfoBase(interest=0.05), "credit interest"),
-    ],
-)
-def test_unimplemented_commission_schemes_raise(backend: str, comminfo: Any, feature: str) -> None:
-    class Buy(bt.Strategy):
-        def next(self) -> None:
-            if len(self) == 2:
-                self.buy()
-
-    cerebro = _cerebro(Buy)
-    broker = CrackBroker(backend=backend)
-    broker.addcommissioninfo(comminfo)
-    cerebro.setbroker(broker)
-    with pytest.raises(NotImplementedError, match=feature):
-        cerebro.run()
-
-
 class _CancelAndQuery(bt.Strategy):
     """checksubmit=False: orders are Accepted at once and can be cancelled in the same bar."""
 
@@ -225,9 +150,9 @@ def test_one_crossing_per_bar_and_none_while_idle(backend: str) -> None:
             class Proxy:
                 backend = inner.backend
 
-                def step(self, events: Any, bars: Any) -> Any:
+                def step(self, *args: Any) -> Any:
                     calls.append("step")
-                    return inner.step(events, bars)
+                    return inner.step(*args)
 
                 def __getattr__(self, name: str) -> Any:
                     calls.append(name)

@@ -6,7 +6,7 @@ core crate's own tests alike::
     {"contract_version": 1,
      "init": {"cash": ..., "checksubmit": ..., "shortcash": ..., "fundstartval": ...},
      "calls": [{"call": "step", "events": [...], "bars": [...], "records": [...], "state": [...]},
-               {"call": "apply", "events": [...]},
+               {"call": "apply", "events": [...], "records": [...]},
                {"call": "value_of", "datas": [...], "closes": [...], "lever": false,
                 "value": ..., "state": [...]},
                {"call": "step", ..., "error": {"what": ..., "field": ..., "reason": ...},
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 from .contract import CONTRACT_VERSION, CoreInputError
 
@@ -44,9 +44,11 @@ class RecordingCore:
         checksubmit: bool,
         shortcash: bool,
         fundstartval: float,
+        sink: TextIO | None = None,
     ) -> None:
         self.inner = inner
         self.backend = inner.backend
+        self.sink = sink
         self.recording: dict[str, Any] = {
             "contract_version": CONTRACT_VERSION,
             "init": {
@@ -57,6 +59,15 @@ class RecordingCore:
             },
             "calls": [],
         }
+        if sink is not None:
+            header = {k: self.recording[k] for k in ("contract_version", "init")}
+            sink.write(_line(header))
+            sink.flush()
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.write(_line(entry))
+            self.sink.flush()
 
     @classmethod
     def factory(cls, core_cls: Any) -> Callable[..., RecordingCore]:
@@ -73,20 +84,34 @@ class RecordingCore:
         except CoreInputError as exc:
             entry["error"] = {"what": exc.what, "field": exc.field, "reason": exc.reason}
             entry["state"] = _plain(self.inner.state())
+            self._emit(entry)
             raise
 
-    def step(self, events: Sequence[Any], bars: Sequence[Any]) -> Any:
+    def step(
+        self, events: Sequence[Any], bars: Sequence[Any], filler: Any = None, comm: Any = None
+    ) -> Any:
+        if filler is not None or comm is not None:
+            raise ValueError(
+                "a run with a custom filler or CommInfo override cannot be recorded: the "
+                "answers of user code are not data"
+            )
         entry: dict[str, Any] = {"call": "step", "events": _plain(events), "bars": _plain(bars)}
         records, state = self._call(entry, lambda: self.inner.step(events, bars))
         entry["records"] = _plain(records)
         entry["state"] = _plain(state)
+        self._emit(entry)
         return records, state
 
-    def apply(self, events: Sequence[Any]) -> None:
+    def apply(self, events: Sequence[Any]) -> Any:
         entry: dict[str, Any] = {"call": "apply", "events": _plain(events)}
-        self._call(entry, lambda: self.inner.apply(events))
+        records = self._call(entry, lambda: self.inner.apply(events))
+        entry["records"] = _plain(records)
+        self._emit(entry)
+        return records
 
-    def value_of(self, datas: Sequence[int], closes: Sequence[float], lever: bool) -> Any:
+    def value_of(
+        self, datas: Sequence[int], closes: Sequence[float], lever: bool, comm: Any = None
+    ) -> Any:
         entry: dict[str, Any] = {
             "call": "value_of",
             "datas": list(datas),
@@ -96,6 +121,7 @@ class RecordingCore:
         value, state = self._call(entry, lambda: self.inner.value_of(datas, closes, lever))
         entry["value"] = value
         entry["state"] = _plain(state)
+        self._emit(entry)
         return value, state
 
     def state(self) -> Any:
@@ -106,8 +132,23 @@ def save(recording: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(recording, separators=(",", ":"), allow_nan=False) + "\n")
 
 
+def _line(obj: Any) -> str:
+    # NaN stays NaN (a fund history before its first row): the log is read back by Python
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
 def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
+    """A recording: a golden fixture (one JSON document) or a replay log (JSON lines: a header
+    with ``contract_version`` and ``init``, then one line per call)."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{path}: empty replay log")
+        data: dict[str, Any] = {**lines[0], "calls": lines[1:]}
+    else:
+        data = json.loads(text)
     if data.get("contract_version") != CONTRACT_VERSION:
         raise ValueError(
             f"{path}: contract_version {data.get('contract_version')!r} != {CONTRACT_VERSION}"
@@ -146,8 +187,7 @@ def replay(recording: dict[str, Any], core_cls: Any) -> int:
                 records, state = core.step(_tuples(call["events"]), _tuples(call["bars"]))
                 got: Any = {"records": _plain(records), "state": _plain(state)}
             elif kind == "apply":
-                core.apply(_tuples(call["events"]))
-                got = {}
+                got = {"records": _plain(core.apply(_tuples(call["events"])))}
             elif kind == "value_of":
                 value, state = core.value_of(call["datas"], call["closes"], call["lever"])
                 got = {"value": value, "state": _plain(state)}

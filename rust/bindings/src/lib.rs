@@ -7,17 +7,23 @@
 //! place ([`to_py_err`]); refused input raises `bt_cracktrader.core.contract.CoreInputError`
 //! with the original object as its value, so that the message is the Python core's, byte for
 //! byte.
+//!
+//! A user's volume filler and CommInfo overrides are Python callables given to `step` and
+//! `value_of`; [`PyHooks`] implements the core's [`Hooks`] with them (the GIL is held for the
+//! whole call), so the core calls Python only for that user code, and only when it needs it.
 
 use cracktrader_core::{
-    Core, CoreError, ErrValue, Num, Order, OrderState, Origin, Position, RawItem, Record, Snapshot,
-    State, Value, MAX_ITEMS,
+    CommSpec, Config, Core, CoreError, ErrValue, HookArg, HookFailed, Hooks, Num, Order, OrderSpec,
+    OrderState, Origin, Position, RawItem, Record, Snapshot, State, Value, MAX_ITEMS,
 };
 use pyo3::exceptions::{
-    PyAssertionError, PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError,
+    PyAssertionError, PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError,
+    PyZeroDivisionError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
+use std::cell::Cell;
 
 /// Version of the Rust core crate.
 #[pyfunction]
@@ -50,13 +56,15 @@ fn classify(obj: &Bound<'_, PyAny>) -> Value {
     if obj.is_none() {
         return Value::None;
     }
-    Value::Other { eq_zero: false }
+    Value::Other { eq_int: None }
 }
 
-/// Index of `exectype` in a submit event, and the submit tag and length.
-const SUBMIT_EXECTYPE: usize = 6;
-const SUBMIT_TAG: i128 = 2;
-const SUBMIT_LEN: usize = 8;
+/// Index of `filler` in a config event, and the config tag and length.
+const CONFIG_FILLER: usize = 11;
+const CONFIG_TAG: i128 = 4;
+const CONFIG_LEN: usize = 16;
+/// `FILLER_CALLBACK`: `filler in range(FILLER_CALLBACK + 1)`.
+const FILLER_MAX: u8 = 4;
 
 /// An event or bar tuple (or any other object) as the core's raw input.
 fn raw_item(obj: &Bound<'_, PyAny>, is_bar: bool) -> RawItem {
@@ -70,17 +78,19 @@ fn raw_item(obj: &Bound<'_, PyAny>, is_bar: bool) -> RawItem {
         item.set(k, classify(&value));
     }
     if !is_bar
-        && len == SUBMIT_LEN
-        && item.get(0) == Value::Int(SUBMIT_TAG)
-        && matches!(item.get(SUBMIT_EXECTYPE), Value::Other { .. })
+        && len == CONFIG_LEN
+        && item.get(0) == Value::Int(CONFIG_TAG)
+        && matches!(item.get(CONFIG_FILLER), Value::Other { .. })
     {
-        // `exectype != EXEC_MARKET` for an object of another type
-        let eq_zero = tuple
-            .get_item(SUBMIT_EXECTYPE)
-            .and_then(|v| v.ne(0))
-            .map(|ne| !ne)
-            .unwrap_or(false);
-        item.set(SUBMIT_EXECTYPE, Value::Other { eq_zero });
+        // `filler in range(5)` for an object of another type: `k == filler` for each k
+        let eq_int = tuple.get_item(CONFIG_FILLER).ok().and_then(|filler| {
+            (0..=FILLER_MAX).find(|&k| {
+                k.into_bound_py_any(tuple.py())
+                    .and_then(|k| PyAnyMethods::eq(&k, &filler))
+                    .unwrap_or(false)
+            })
+        });
+        item.set(CONFIG_FILLER, Value::Other { eq_int });
     }
     item
 }
@@ -98,6 +108,9 @@ struct Sources<'a, 'py> {
     bars: &'a [Bound<'py, PyAny>],
     datas: &'a [Bound<'py, PyAny>],
     closes: &'a [Bound<'py, PyAny>],
+    filler_result: Option<Bound<'py, PyAny>>,
+    /// The exception a user callable raised.
+    hook_error: Cell<Option<PyErr>>,
 }
 
 impl<'py> Sources<'_, 'py> {
@@ -112,6 +125,7 @@ impl<'py> Sources<'_, 'py> {
             Origin::Datas => Some(PyList::new(py, self.datas)?.into_any()),
             Origin::Data(k) => self.datas.get(k).cloned(),
             Origin::Close(k) => self.closes.get(k).cloned(),
+            Origin::FillerResult => self.filler_result.clone(),
         })
     }
 }
@@ -146,9 +160,31 @@ fn err_value_to_py<'py>(py: Python<'py>, value: &ErrValue) -> PyResult<Bound<'py
 }
 
 fn record_to_py<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyTuple>> {
+    let tag = num_to_py(py, Num::Int(record.tag()))?;
+    let oref = |oref: u64| oref.into_bound_py_any(py);
     match record {
-        Record::Accepted { oref } => PyTuple::new(py, [0_u64, *oref]),
-        Record::Margin { oref } => PyTuple::new(py, [1_u64, *oref]),
+        Record::Accepted { oref: r }
+        | Record::Margin { oref: r }
+        | Record::Submitted { oref: r }
+        | Record::Canceled { oref: r }
+        | Record::Expired { oref: r }
+        | Record::Rejected { oref: r }
+        | Record::Activated { oref: r }
+        | Record::Triggered { oref: r } => PyTuple::new(py, [tag, oref(*r)?]),
+        Record::Trail {
+            oref: r,
+            price,
+            pricelimit,
+        } => PyTuple::new(
+            py,
+            [
+                tag,
+                oref(*r)?,
+                num_to_py(py, *price)?,
+                num_to_py(py, *pricelimit)?,
+            ],
+        ),
+        Record::Position { data } => PyTuple::new(py, [tag, data.into_bound_py_any(py)?]),
         Record::Executed(x) => {
             let nums = [
                 x.dt,
@@ -167,12 +203,115 @@ fn record_to_py<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, Py
                 x.position_price,
             ];
             let mut out = Vec::with_capacity(16);
-            out.push(2_u64.into_bound_py_any(py)?);
-            out.push(x.oref.into_bound_py_any(py)?);
+            out.push(tag);
+            out.push(oref(x.oref)?);
             for value in nums {
                 out.push(num_to_py(py, value)?);
             }
             PyTuple::new(py, out)
+        }
+    }
+}
+
+fn records_to_py<'py>(py: Python<'py>, records: &[Record]) -> PyResult<Bound<'py, PyList>> {
+    let records = records
+        .iter()
+        .map(|record| record_to_py(py, record))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, records)
+}
+
+// -- user callables -----------------------------------------------------------------------------
+
+/// The callables of one call: `filler(ref, price, ago)` and `comm(data, method, *args)`.
+struct PyHooks<'py> {
+    filler: Option<Bound<'py, PyAny>>,
+    comm: Option<Bound<'py, PyAny>>,
+    /// The exception a callable raised (the core reports [`CoreError::Hook`]).
+    error: Option<PyErr>,
+    /// The object the filler returned last (reported if it is not a number).
+    filler_result: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> PyHooks<'py> {
+    /// `None` is no callable, as in the Python core (`filler is None`).
+    fn new(filler: Option<Bound<'py, PyAny>>, comm: Option<Bound<'py, PyAny>>) -> Self {
+        PyHooks {
+            filler: filler.filter(|f| !f.is_none()),
+            comm: comm.filter(|c| !c.is_none()),
+            error: None,
+            filler_result: None,
+        }
+    }
+
+    fn failed(&mut self, err: PyErr) -> HookFailed {
+        self.error = Some(err);
+        HookFailed
+    }
+}
+
+/// A user's CommInfo result: an `int` or `float` (`bool` computes as `int`); an object with
+/// `__index__` (e.g. `numpy.int64`) as its `int`.
+fn classify_result(obj: &Bound<'_, PyAny>) -> Value {
+    match classify(obj) {
+        Value::Other { .. } => obj
+            .extract::<i64>()
+            .map_or(Value::Other { eq_int: None }, |v| Value::Int(i128::from(v))),
+        value => value,
+    }
+}
+
+impl Hooks for PyHooks<'_> {
+    fn has_filler(&self) -> bool {
+        self.filler.is_some()
+    }
+
+    fn has_comm(&self) -> bool {
+        self.comm.is_some()
+    }
+
+    fn filler(&mut self, oref: u64, price: Num, ago: i32) -> Result<Value, HookFailed> {
+        let Some(filler) = self.filler.clone() else {
+            return Err(HookFailed);
+        };
+        let py = filler.py();
+        let result = num_to_py(py, price).and_then(|price| filler.call1((oref, price, ago)));
+        match result {
+            Ok(size) => {
+                let value = classify(&size);
+                self.filler_result = Some(size);
+                Ok(value)
+            }
+            Err(err) => Err(self.failed(err)),
+        }
+    }
+
+    fn comm(
+        &mut self,
+        data: usize,
+        method: &'static str,
+        args: &[HookArg],
+    ) -> Result<Value, HookFailed> {
+        let Some(comm) = self.comm.clone() else {
+            return Err(HookFailed);
+        };
+        let py = comm.py();
+        let call = || -> PyResult<Bound<'_, PyAny>> {
+            let mut items = Vec::with_capacity(args.len() + 2);
+            items.push(data.into_bound_py_any(py)?);
+            items.push(method.into_bound_py_any(py)?);
+            for arg in args {
+                items.push(match *arg {
+                    HookArg::Num(v) => num_to_py(py, v)?,
+                    HookArg::Bool(v) => v.into_bound_py_any(py)?,
+                    HookArg::None => py.None().into_bound(py),
+                });
+            }
+            comm.call1(PyTuple::new(py, items)?)
+        };
+        match call() {
+            Ok(result) => Ok(classify_result(&result)),
+            Err(err) => Err(self.failed(err)),
         }
     }
 }
@@ -237,11 +376,29 @@ fn build_py_err(py: Python<'_>, err: CoreError, src: &Sources<'_, '_>) -> PyResu
             }
             PyOverflowError::new_err("int too large to convert to float")
         }
-        CoreError::ZeroDivision { dividend, divisor } => {
+        CoreError::ZeroDivision {
+            dividend,
+            divisor,
+            floor,
+        } => {
             // Let Python raise its own ZeroDivisionError for these operands.
-            num_to_py(py, dividend)?.div(num_to_py(py, divisor)?)?;
+            let (a, b) = (num_to_py(py, dividend)?, num_to_py(py, divisor)?);
+            if floor {
+                a.floor_div(b)?;
+            } else {
+                a.div(b)?;
+            }
             PyZeroDivisionError::new_err("division by zero")
         }
+        CoreError::KeyError(key) => PyKeyError::new_err((num_to_py(py, Num::Int(key))?.unbind(),)),
+        CoreError::IndexError(why) => PyIndexError::new_err(why),
+        CoreError::Hook => src
+            .hook_error
+            .take()
+            .unwrap_or_else(|| PyAssertionError::new_err("a callback failed without exception")),
+        CoreError::HookResult { method } => PyTypeError::new_err(format!(
+            "{method}() of a CommInfo override returned neither an int nor a float"
+        )),
         CoreError::IntOverflow => PyOverflowError::new_err(err.to_string()),
         CoreError::BadSnapshot(_) => PyValueError::new_err(err.to_string()),
         CoreError::Internal(_) => PyAssertionError::new_err(err.to_string()),
@@ -250,71 +407,245 @@ fn build_py_err(py: Python<'_>, err: CoreError, src: &Sources<'_, '_>) -> PyResu
 
 // -- pickling ---------------------------------------------------------------------------------
 
-const SNAPSHOT_VERSION: u32 = 1;
+/// Layout version of the pickled state (the snapshot of contract version 3).
+const SNAPSHOT_VERSION: u32 = 3;
 
 fn order_state_code(state: OrderState) -> u8 {
     match state {
-        OrderState::Submitted => 0,
-        OrderState::Pending => 1,
+        OrderState::Created => 0,
+        OrderState::Submitted => 1,
+        OrderState::Pending => 2,
+        OrderState::Done => 3,
     }
 }
 
-fn snapshot_to_py<'py>(py: Python<'py>, snap: &Snapshot) -> PyResult<Bound<'py, PyTuple>> {
-    let nums = |values: &[Num]| -> PyResult<Bound<'py, PyTuple>> {
-        let items = values
-            .iter()
-            .map(|&v| num_to_py(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyTuple::new(py, items)
-    };
-    let mut comm = Vec::with_capacity(snap.comm.len());
-    for (data, spec) in &snap.comm {
-        let head = (*data, spec.stocklike, spec.perc).into_pyobject(py)?;
-        let tail = nums(&[
-            spec.commission,
-            spec.mult,
-            spec.margin,
-            spec.automargin,
-            spec.leverage,
-        ])?;
-        comm.push(head.add(tail)?);
+fn order_state_from(code: u8) -> PyResult<OrderState> {
+    Ok(match code {
+        0 => OrderState::Created,
+        1 => OrderState::Submitted,
+        2 => OrderState::Pending,
+        3 => OrderState::Done,
+        _ => return Err(bad_state("unknown order state")),
+    })
+}
+
+/// Builds a tuple item by item.
+struct Out<'py> {
+    py: Python<'py>,
+    items: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> Out<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Out {
+            py,
+            items: Vec::new(),
+        }
     }
-    let mut positions = Vec::with_capacity(snap.positions.len());
-    for (data, position) in &snap.positions {
-        let adjbase = match position.adjbase {
-            Some(v) => num_to_py(py, v)?,
-            None => py.None().into_bound(py),
+
+    fn any(&mut self, item: Bound<'py, PyAny>) -> &mut Self {
+        self.items.push(item);
+        self
+    }
+
+    fn num(&mut self, value: Num) -> PyResult<&mut Self> {
+        let item = num_to_py(self.py, value)?;
+        Ok(self.any(item))
+    }
+
+    fn opt_num(&mut self, value: Option<Num>) -> PyResult<&mut Self> {
+        match value {
+            Some(v) => self.num(v),
+            None => Ok(self.any(self.py.None().into_bound(self.py))),
+        }
+    }
+
+    fn val<T: for<'a> IntoPyObject<'py>>(&mut self, value: T) -> PyResult<&mut Self> {
+        let item = value.into_bound_py_any(self.py)?;
+        Ok(self.any(item))
+    }
+
+    fn tuple(&self) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyTuple::new(self.py, &self.items)?.into_any())
+    }
+}
+
+fn tuple_from<'py, T>(
+    py: Python<'py>,
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Out<'py>, T) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut out = Out::new(py);
+    for item in items {
+        let mut one = Out::new(py);
+        each(&mut one, item)?;
+        let one = if one.items.len() == 1 {
+            one.items.pop().ok_or_else(|| bad_state("empty item"))?
+        } else {
+            one.tuple()?
         };
-        positions.push(
-            (
-                *data,
-                num_to_py(py, position.size)?,
-                num_to_py(py, position.price)?,
-                adjbase,
-            )
-                .into_pyobject(py)?,
-        );
+        out.any(one);
     }
-    let mut orders = Vec::with_capacity(snap.orders.len());
-    for order in &snap.orders {
-        let head = (order.oref, order.data).into_pyobject(py)?;
-        let tail = nums(&[order.size, order.remsize, order.price, order.created_dt])?;
-        let state = (order_state_code(order.state),).into_pyobject(py)?;
-        orders.push(head.add(tail)?.add(state)?);
+    out.tuple()
+}
+
+fn config_to_py<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyAny>> {
+    let mut out = Out::new(py);
+    out.val(c.checksubmit)?
+        .val(c.shortcash)?
+        .val(c.coc)?
+        .val(c.coo)?
+        .num(c.slip_perc)?
+        .num(c.slip_fixed)?
+        .val(c.slip_open)?
+        .val(c.slip_match)?
+        .val(c.slip_limit)?
+        .val(c.slip_out)?
+        .val(c.filler)?
+        .num(c.filler_size)?
+        .num(c.filler_perc)?
+        .num(c.filler_minmov)?
+        .val(c.int2pnl)?;
+    out.tuple()
+}
+
+fn comm_to_py(out: &mut Out<'_>, data: usize, s: &CommSpec) -> PyResult<()> {
+    out.val(data)?
+        .val(s.stocklike)?
+        .val(s.perc)?
+        .num(s.commission)?
+        .num(s.mult)?
+        .num(s.margin)?
+        .num(s.automargin)?
+        .num(s.leverage)?
+        .num(s.creditrate)?
+        .val(s.interest_long)?
+        .val(s.overrides)?
+        .val(s.compensate.map_or(-1, |t| t as i128))?;
+    Ok(())
+}
+
+fn position_to_py(out: &mut Out<'_>, data: usize, p: &Position) -> PyResult<()> {
+    out.val(data)?
+        .num(p.size)?
+        .num(p.price)?
+        .opt_num(p.adjbase)?
+        .num(p.dt)?
+        .num(Num::Int(p.day))?;
+    Ok(())
+}
+
+fn order_to_py(out: &mut Out<'_>, o: &Order) -> PyResult<()> {
+    out.val(o.oref)?
+        .val(o.data)?
+        .val(o.isbuy)?
+        .num(o.size)?
+        .num(o.remsize)?
+        .val(o.exectype)?
+        .num(o.price)?
+        .num(o.pricelimit)?
+        .num(o.pclose)?
+        .num(o.created_dt)?
+        .num(o.valid)?
+        .num(o.dteos)?
+        .num(o.trailamount)?
+        .num(o.trailpercent)?
+        .num(o.limitoffset)?
+        .val(o.parent.map_or(-1, i128::from))?
+        .val(o.transmit)?
+        .val(o.coc)?
+        .val(order_state_code(o.state))?
+        .val(o.active)?
+        .val(o.triggered)?
+        .opt_num(o.pannotated)?
+        .val(o.completed)?;
+    Ok(())
+}
+
+fn spec_to_py(out: &mut Out<'_>, o: &OrderSpec) -> PyResult<()> {
+    out.val(o.oref)?
+        .val(o.data)?
+        .val(o.isbuy)?
+        .num(o.size)?
+        .val(o.exectype)?
+        .num(o.price)?
+        .num(o.pricelimit)?
+        .num(o.pclose)?
+        .num(o.created_dt)?
+        .num(o.valid)?
+        .num(o.dteos)?
+        .num(o.trailamount)?
+        .num(o.trailpercent)?
+        .num(o.limitoffset)?
+        .val(o.parent.map_or(-1, i128::from))?
+        .val(o.oco.map_or(-1, i128::from))?
+        .val(o.transmit)?
+        .val(o.check)?
+        .val(o.coc)?
+        .val(o.notified)?;
+    Ok(())
+}
+
+fn snapshot_to_py<'py>(py: Python<'py>, snap: &Snapshot) -> PyResult<Bound<'py, PyTuple>> {
+    let mut figures = Out::new(py);
+    for value in snap.figures {
+        figures.num(value)?;
     }
-    (
-        SNAPSHOT_VERSION,
-        snap.checksubmit,
-        snap.shortcash,
-        nums(&snap.figures)?,
-        PyTuple::new(py, comm)?,
-        PyTuple::new(py, positions)?,
-        PyTuple::new(py, orders)?,
-        PyTuple::new(py, &snap.done)?,
-        PyTuple::new(py, &snap.submitted)?,
-        PyTuple::new(py, &snap.pending)?,
-    )
-        .into_pyobject(py)
+    let mut out = Out::new(py);
+    out.val(SNAPSHOT_VERSION)?
+        .any(config_to_py(py, &snap.config)?)
+        .any(figures.tuple()?)
+        .any(tuple_from(py, &snap.comm, |o, (d, s)| {
+            comm_to_py(o, *d, s)
+        })?)
+        .any(tuple_from(py, &snap.positions, |o, (d, p)| {
+            position_to_py(o, *d, p)
+        })?)
+        .any(tuple_from(py, &snap.orders, order_to_py)?)
+        .any(tuple_from(py, &snap.submitted, |o, i| o.val(*i).map(drop))?)
+        .any(tuple_from(py, &snap.pending, |o, i| {
+            o.val(i.map_or(-1, |i| i as i128)).map(drop)
+        })?)
+        .any(tuple_from(py, &snap.toactivate, |o, i| {
+            o.val(*i).map(drop)
+        })?)
+        .any(tuple_from(py, &snap.pchildren, |o, (r, pc)| {
+            let group = PyTuple::new(py, pc)?.into_any();
+            o.val(*r)?.any(group);
+            Ok(())
+        })?)
+        .any(tuple_from(py, &snap.ocos, |o, (r, l)| {
+            o.val(*r)?.val(*l).map(drop)
+        })?)
+        .any(tuple_from(py, &snap.ocol, |o, (r, refs)| {
+            let group = PyTuple::new(py, refs)?.into_any();
+            o.val(*r)?.any(group);
+            Ok(())
+        })?)
+        .any(tuple_from(py, &snap.d_credit, |o, (d, c)| {
+            o.val(*d)?.num(*c).map(drop)
+        })?)
+        .any(tuple_from(py, &snap.cash_addition, |o, c| {
+            o.num(*c).map(drop)
+        })?)
+        .any(tuple_from(py, &snap.history, |o, spec| {
+            // a one-item tuple stays a tuple
+            let mut one = Out::new(py);
+            spec_to_py(&mut one, spec)?;
+            o.any(one.tuple()?);
+            Ok(())
+        })?);
+    match snap.fundhist {
+        Some((fval, fvalue)) => {
+            let mut row = Out::new(py);
+            row.num(fval)?.num(fvalue)?;
+            out.any(row.tuple()?);
+        }
+        None => {
+            out.any(py.None().into_bound(py));
+        }
+    }
+    Ok(out.tuple()?.cast_into::<PyTuple>()?)
 }
 
 fn bad_state(why: &str) -> PyErr {
@@ -340,100 +671,261 @@ fn tuple_of<'py>(obj: &Bound<'py, PyAny>, len: Option<usize>) -> PyResult<Bound<
     }
 }
 
-fn snapshot_from_py(state: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
-    let state = tuple_of(state, Some(10))?;
-    if state.get_item(0)?.extract::<u32>()? != SNAPSHOT_VERSION {
-        return Err(bad_state("unknown snapshot version"));
+/// Reads a tuple item by item.
+struct Rd<'py> {
+    t: Bound<'py, PyTuple>,
+    k: usize,
+}
+
+impl<'py> Rd<'py> {
+    fn new(obj: &Bound<'py, PyAny>, len: usize) -> PyResult<Self> {
+        Ok(Rd {
+            t: tuple_of(obj, Some(len))?,
+            k: 0,
+        })
     }
-    let flag = |k: usize| -> PyResult<bool> {
-        state
-            .get_item(k)?
+
+    fn next(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        let item = self.t.get_item(self.k)?;
+        self.k += 1;
+        Ok(item)
+    }
+
+    fn num(&mut self) -> PyResult<Num> {
+        num_from_py(&self.next()?)
+    }
+
+    fn opt_num(&mut self) -> PyResult<Option<Num>> {
+        let item = self.next()?;
+        if item.is_none() {
+            Ok(None)
+        } else {
+            num_from_py(&item).map(Some)
+        }
+    }
+
+    fn flag(&mut self) -> PyResult<bool> {
+        self.next()?
             .cast::<PyBool>()
             .map(|b| b.is_true())
             .map_err(|_| bad_state("expected a bool"))
-    };
-    let refs = |k: usize| -> PyResult<Vec<u64>> {
-        tuple_of(&state.get_item(k)?, None)?
-            .iter()
-            .map(|r| r.extract::<u64>())
-            .collect()
-    };
+    }
 
-    let figures_tuple = tuple_of(&state.get_item(3)?, Some(9))?;
+    fn get<T: for<'a> FromPyObjectOwned<'a>>(&mut self) -> PyResult<T> {
+        self.next()?.extract::<T>().map_err(Into::into)
+    }
+
+    fn opt_ref(&mut self) -> PyResult<Option<u64>> {
+        let v: i128 = self.get()?;
+        if v == -1 {
+            Ok(None)
+        } else {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| bad_state("a bad ref"))
+        }
+    }
+}
+
+fn list_of<'py, T>(
+    obj: &Bound<'py, PyAny>,
+    mut each: impl FnMut(&Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    tuple_of(obj, None)?
+        .iter()
+        .map(|item| each(&item))
+        .collect()
+}
+
+fn config_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Config> {
+    let mut r = Rd::new(obj, 15)?;
+    Ok(Config {
+        checksubmit: r.flag()?,
+        shortcash: r.flag()?,
+        coc: r.flag()?,
+        coo: r.flag()?,
+        slip_perc: r.num()?,
+        slip_fixed: r.num()?,
+        slip_open: r.flag()?,
+        slip_match: r.flag()?,
+        slip_limit: r.flag()?,
+        slip_out: r.flag()?,
+        filler: r.get()?,
+        filler_size: r.num()?,
+        filler_perc: r.num()?,
+        filler_minmov: r.num()?,
+        int2pnl: r.flag()?,
+    })
+}
+
+fn comm_from_py(obj: &Bound<'_, PyAny>) -> PyResult<(usize, CommSpec)> {
+    let mut r = Rd::new(obj, 12)?;
+    let data = r.get()?;
+    let spec = CommSpec {
+        stocklike: r.flag()?,
+        perc: r.flag()?,
+        commission: r.num()?,
+        mult: r.num()?,
+        margin: r.num()?,
+        automargin: r.num()?,
+        leverage: r.num()?,
+        creditrate: r.num()?,
+        interest_long: r.flag()?,
+        overrides: r.get()?,
+        compensate: {
+            let v: i128 = r.get()?;
+            if v == -1 {
+                None
+            } else {
+                Some(usize::try_from(v).map_err(|_| bad_state("a bad data"))?)
+            }
+        },
+    };
+    Ok((data, spec))
+}
+
+fn position_from_py(obj: &Bound<'_, PyAny>) -> PyResult<(usize, Position)> {
+    let mut r = Rd::new(obj, 6)?;
+    Ok((
+        r.get()?,
+        Position {
+            size: r.num()?,
+            price: r.num()?,
+            adjbase: r.opt_num()?,
+            dt: r.num()?,
+            day: r.get()?,
+        },
+    ))
+}
+
+fn order_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Order> {
+    let mut r = Rd::new(obj, 23)?;
+    Ok(Order {
+        oref: r.get()?,
+        data: r.get()?,
+        isbuy: r.flag()?,
+        size: r.num()?,
+        remsize: r.num()?,
+        exectype: r.get()?,
+        price: r.num()?,
+        pricelimit: r.num()?,
+        pclose: r.num()?,
+        created_dt: r.num()?,
+        valid: r.num()?,
+        dteos: r.num()?,
+        trailamount: r.num()?,
+        trailpercent: r.num()?,
+        limitoffset: r.num()?,
+        parent: r.opt_ref()?,
+        transmit: r.flag()?,
+        coc: r.flag()?,
+        state: order_state_from(r.get()?)?,
+        active: r.flag()?,
+        triggered: r.flag()?,
+        pannotated: r.opt_num()?,
+        completed: r.flag()?,
+    })
+}
+
+fn spec_from_py(obj: &Bound<'_, PyAny>) -> PyResult<OrderSpec> {
+    let mut r = Rd::new(obj, 20)?;
+    Ok(OrderSpec {
+        oref: r.get()?,
+        data: r.get()?,
+        isbuy: r.flag()?,
+        size: r.num()?,
+        exectype: r.get()?,
+        price: r.num()?,
+        pricelimit: r.num()?,
+        pclose: r.num()?,
+        created_dt: r.num()?,
+        valid: r.num()?,
+        dteos: r.num()?,
+        trailamount: r.num()?,
+        trailpercent: r.num()?,
+        limitoffset: r.num()?,
+        parent: r.opt_ref()?,
+        oco: r.opt_ref()?,
+        transmit: r.flag()?,
+        check: r.flag()?,
+        coc: r.flag()?,
+        notified: r.flag()?,
+    })
+}
+
+fn snapshot_from_py(state: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+    let mut r = Rd::new(state, 16)?;
+    if r.get::<u32>()? != SNAPSHOT_VERSION {
+        return Err(bad_state("unknown snapshot version"));
+    }
+    let config = config_from_py(&r.next()?)?;
+    let figures_tuple = tuple_of(&r.next()?, Some(9))?;
     let mut figures = [Num::Int(0); 9];
     for (k, slot) in figures.iter_mut().enumerate() {
         *slot = num_from_py(&figures_tuple.get_item(k)?)?;
     }
-
-    let mut comm = Vec::new();
-    for item in tuple_of(&state.get_item(4)?, None)?.iter() {
-        let t = tuple_of(&item, Some(8))?;
-        let flag_at = |k: usize| -> PyResult<bool> {
-            t.get_item(k)?
-                .cast::<PyBool>()
-                .map(|b| b.is_true())
-                .map_err(|_| bad_state("expected a bool"))
-        };
-        comm.push((
-            t.get_item(0)?.extract::<usize>()?,
-            cracktrader_core::CommSpec {
-                stocklike: flag_at(1)?,
-                perc: flag_at(2)?,
-                commission: num_from_py(&t.get_item(3)?)?,
-                mult: num_from_py(&t.get_item(4)?)?,
-                margin: num_from_py(&t.get_item(5)?)?,
-                automargin: num_from_py(&t.get_item(6)?)?,
-                leverage: num_from_py(&t.get_item(7)?)?,
-            },
-        ));
-    }
-
-    let mut positions = Vec::new();
-    for item in tuple_of(&state.get_item(5)?, None)?.iter() {
-        let t = tuple_of(&item, Some(4))?;
-        let adjbase = t.get_item(3)?;
-        positions.push((
-            t.get_item(0)?.extract::<usize>()?,
-            Position {
-                size: num_from_py(&t.get_item(1)?)?,
-                price: num_from_py(&t.get_item(2)?)?,
-                adjbase: if adjbase.is_none() {
-                    None
-                } else {
-                    Some(num_from_py(&adjbase)?)
-                },
-            },
-        ));
-    }
-
-    let mut orders = Vec::new();
-    for item in tuple_of(&state.get_item(6)?, None)?.iter() {
-        let t = tuple_of(&item, Some(7))?;
-        orders.push(Order {
-            oref: t.get_item(0)?.extract::<u64>()?,
-            data: t.get_item(1)?.extract::<usize>()?,
-            size: num_from_py(&t.get_item(2)?)?,
-            remsize: num_from_py(&t.get_item(3)?)?,
-            price: num_from_py(&t.get_item(4)?)?,
-            created_dt: num_from_py(&t.get_item(5)?)?,
-            state: match t.get_item(6)?.extract::<u8>()? {
-                0 => OrderState::Submitted,
-                1 => OrderState::Pending,
-                _ => return Err(bad_state("unknown order state")),
-            },
-        });
-    }
-
+    let comm = list_of(&r.next()?, comm_from_py)?;
+    let positions = list_of(&r.next()?, position_from_py)?;
+    let orders = list_of(&r.next()?, order_from_py)?;
+    let submitted = list_of(&r.next()?, |i| i.extract::<usize>())?;
+    let pending = list_of(&r.next()?, |i| {
+        let v: i128 = i.extract()?;
+        if v == -1 {
+            Ok(None)
+        } else {
+            usize::try_from(v)
+                .map(Some)
+                .map_err(|_| bad_state("a bad order index"))
+        }
+    })?;
+    let toactivate = list_of(&r.next()?, |i| i.extract::<usize>())?;
+    let pchildren = list_of(&r.next()?, |item| {
+        let mut g = Rd::new(item, 2)?;
+        let pref: u64 = g.get()?;
+        let members = list_of(&g.next()?, |i| i.extract::<usize>())?;
+        Ok((pref, members))
+    })?;
+    let ocos = list_of(&r.next()?, |item| {
+        let mut g = Rd::new(item, 2)?;
+        Ok((g.get::<u64>()?, g.get::<u64>()?))
+    })?;
+    let ocol = list_of(&r.next()?, |item| {
+        let mut g = Rd::new(item, 2)?;
+        let leader: u64 = g.get()?;
+        let members = list_of(&g.next()?, |i| i.extract::<u64>())?;
+        Ok((leader, members))
+    })?;
+    let d_credit = list_of(&r.next()?, |item| {
+        let mut g = Rd::new(item, 2)?;
+        Ok((g.get::<usize>()?, g.num()?))
+    })?;
+    let cash_addition = list_of(&r.next()?, num_from_py)?;
+    let history = list_of(&r.next()?, spec_from_py)?;
+    let fundhist = {
+        let row = r.next()?;
+        if row.is_none() {
+            None
+        } else {
+            let mut g = Rd::new(&row, 2)?;
+            Some((g.num()?, g.num()?))
+        }
+    };
     Ok(Snapshot {
-        checksubmit: flag(1)?,
-        shortcash: flag(2)?,
+        config,
         figures,
         comm,
         positions,
         orders,
-        done: refs(7)?,
-        submitted: refs(8)?,
-        pending: refs(9)?,
+        submitted,
+        pending,
+        toactivate,
+        pchildren,
+        ocos,
+        ocol,
+        d_credit,
+        cash_addition,
+        history,
+        fundhist,
     })
 }
 
@@ -466,7 +958,7 @@ impl Arg {
     }
 }
 
-/// BackBroker's matching and accounting for Market orders, in Rust (the twin of `PyCore`).
+/// BackBroker's matching and accounting, in Rust (the twin of `PyCore`).
 #[pyclass(module = "bt_cracktrader._rust", name = "RustCore")]
 struct RustCore {
     core: Core,
@@ -519,55 +1011,67 @@ impl RustCore {
         state_to_py(py, &self.core.state())
     }
 
-    /// Apply events now, without a bar (what `step` does first).
-    fn apply(&mut self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Apply events now, without a bar (what `step` does first); returns the records.
+    fn apply<'py>(
+        &mut self,
+        py: Python<'py>,
+        events: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let events = items(events)?;
         let raw: Vec<RawItem> = events.iter().map(|ev| raw_item(ev, false)).collect();
-        self.core.apply_raw(&raw).map_err(|err| {
+        let records = self.core.apply_raw(&raw).map_err(|err| {
             let src = Sources {
                 events: &events,
                 ..Sources::default()
             };
             to_py_err(py, err, &src)
-        })
+        })?;
+        records_to_py(py, &records)
     }
 
     /// Apply the events, then process one bar per registered data: `(records, state)`.
+    /// `filler(ref, price, ago)` is a user's volume filler, `comm(data, method, *args)` calls a
+    /// user's overridden CommInfo method.
+    #[pyo3(signature = (events, bars, filler=None, comm=None))]
     fn step<'py>(
         &mut self,
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
         bars: &Bound<'py, PyAny>,
+        filler: Option<Bound<'py, PyAny>>,
+        comm: Option<Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyTuple>)> {
         let events = items(events)?;
         let bars = items(bars)?;
         let raw_events: Vec<RawItem> = events.iter().map(|ev| raw_item(ev, false)).collect();
         let raw_bars: Vec<RawItem> = bars.iter().map(|bar| raw_item(bar, true)).collect();
-        let records = self.core.step_raw(&raw_events, &raw_bars).map_err(|err| {
+        let mut hooks = PyHooks::new(filler, comm);
+        let outcome = self.core.step_raw(&raw_events, &raw_bars, &mut hooks);
+        let records = outcome.map_err(|err| {
             let src = Sources {
                 events: &events,
                 bars: &bars,
+                filler_result: hooks.filler_result.take(),
+                hook_error: Cell::new(hooks.error.take()),
                 ..Sources::default()
             };
             to_py_err(py, err, &src)
         })?;
-        let records = records
-            .iter()
-            .map(|record| record_to_py(py, record))
-            .collect::<PyResult<Vec<_>>>()?;
         Ok((
-            PyList::new(py, records)?,
+            records_to_py(py, &records)?,
             state_to_py(py, &self.core.state())?,
         ))
     }
 
     /// `broker.getvalue(datas=...)`: `(value, state)`.
+    #[pyo3(signature = (datas, closes, lever, comm=None))]
     fn value_of<'py>(
         &mut self,
         py: Python<'py>,
         datas: &Bound<'py, PyAny>,
         closes: &Bound<'py, PyAny>,
         lever: &Bound<'py, PyAny>,
+        comm: Option<Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         // `len(datas) != len(closes)`: both must have a length, as in Python.
         datas.len()?;
@@ -581,20 +1085,20 @@ impl RustCore {
                 // An object with `__index__` (e.g. numpy.int64) is found in a dict like its int.
                 Value::Other { .. } => data
                     .extract::<i64>()
-                    .map_or(Value::Other { eq_zero: false }, |v| {
-                        Value::Int(i128::from(v))
-                    }),
+                    .map_or(Value::Other { eq_int: None }, |v| Value::Int(i128::from(v))),
                 value => value,
             })
             .collect();
         let raw_closes: Vec<Value> = closes.iter().map(classify).collect();
+        let mut hooks = PyHooks::new(None, comm);
         let value = self
             .core
-            .value_of_raw(&raw_datas, &raw_closes, lever)
+            .value_of_raw(&raw_datas, &raw_closes, lever, &mut hooks)
             .map_err(|err| {
                 let src = Sources {
                     datas: &datas,
                     closes: &closes,
+                    hook_error: Cell::new(hooks.error.take()),
                     ..Sources::default()
                 };
                 to_py_err(py, err, &src)
@@ -602,7 +1106,7 @@ impl RustCore {
         Ok((num_to_py(py, value)?, state_to_py(py, &self.core.state())?))
     }
 
-    /// Pickling: `RustCore()` restored with `__setstate__`.
+    /// Pickling: `RustCore()` restored with `__setstate__` (callables are never part of it).
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let snapshot = snapshot_to_py(py, &slf.borrow().core.snapshot())?;

@@ -1,10 +1,44 @@
-//! A commission scheme (`CommInfoBase` reduced to its numbers, no user overrides) and its
-//! formulas, in the order `backtrader/comminfo.py` evaluates them.
+//! A commission scheme (`CommInfoBase` reduced to its numbers) and its formulas, in the order
+//! `backtrader/comminfo.py` evaluates them. A method a user's subclass overrides (a bit of
+//! `overrides`) is called back through [`Hooks::comm`]; the others run here, dispatching to
+//! each other exactly as `CommInfoBase` does (the Python core's `_Comm`).
 
-use crate::error::CoreError;
+use crate::error::{CoreError, ErrValue};
+use crate::hooks::{HookArg, Hooks};
 use crate::num::{Num, FZERO, ZERO};
+use crate::value::Value;
 
-/// A commission scheme: the numbers of a `CommInfoBase` (tuple items 2..9 of `EV_DATA`).
+/// The `CommInfoBase` methods a user may override (`contract.COMM_METHODS`); bit `1 << i` of
+/// `overrides`.
+pub const COMM_METHODS: [&str; 12] = [
+    "_getcommission",
+    "getcommission",
+    "confirmexec",
+    "get_margin",
+    "get_leverage",
+    "getoperationcost",
+    "getvaluesize",
+    "getvalue",
+    "profitandloss",
+    "cashadjust",
+    "get_credit_interest",
+    "_get_credit_interest",
+];
+
+const OV_GETCOMM_: u16 = 1 << 0;
+const OV_GETCOMMISSION: u16 = 1 << 1;
+const OV_CONFIRMEXEC: u16 = 1 << 2;
+const OV_GET_MARGIN: u16 = 1 << 3;
+const OV_GET_LEVERAGE: u16 = 1 << 4;
+const OV_OPERATIONCOST: u16 = 1 << 5;
+const OV_VALUESIZE: u16 = 1 << 6;
+const OV_GETVALUE: u16 = 1 << 7;
+const OV_PNL: u16 = 1 << 8;
+const OV_CASHADJUST: u16 = 1 << 9;
+const OV_CREDIT: u16 = 1 << 10;
+const OV_CREDIT_: u16 = 1 << 11;
+
+/// A commission scheme: the numbers of a `CommInfoBase` (tuple items 2..13 of `EV_DATA`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CommSpec {
     /// Stock-like (`True`) or futures-like.
@@ -21,40 +55,162 @@ pub struct CommSpec {
     pub automargin: Num,
     /// Leverage (`> 0`).
     pub leverage: Num,
+    /// Credit interest rate per day (`interest / 365`).
+    pub creditrate: Num,
+    /// Long positions pay interest too.
+    pub interest_long: bool,
+    /// Bit set of the overridden [`COMM_METHODS`].
+    pub overrides: u16,
+    /// The data whose position this data's orders update (`data.compensate(other)`).
+    pub compensate: Option<usize>,
 }
 
 impl CommSpec {
-    /// `get_margin(price)`.
-    pub fn get_margin(&self, price: Num) -> Result<Num, CoreError> {
-        if !self.automargin.truthy() {
-            Ok(self.margin)
-        } else if self.automargin.lt(ZERO) {
-            price.times(self.mult)
-        } else {
-            price.times(self.automargin)
+    /// A scheme without interest, overrides or compensation.
+    #[must_use]
+    pub fn basic(
+        stocklike: bool,
+        perc: bool,
+        commission: Num,
+        mult: Num,
+        margin: Num,
+        automargin: Num,
+        leverage: Num,
+    ) -> Self {
+        CommSpec {
+            stocklike,
+            perc,
+            commission,
+            mult,
+            margin,
+            automargin,
+            leverage,
+            creditrate: FZERO,
+            interest_long: false,
+            overrides: 0,
+            compensate: None,
+        }
+    }
+}
+
+/// A scheme bound to its data (`_Comm.data`), the receiver of the formulas.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Comm {
+    pub data: usize,
+    pub spec: CommSpec,
+}
+
+fn num(arg: Num) -> HookArg {
+    HookArg::Num(arg)
+}
+
+impl Comm {
+    fn overridden(&self, bit: u16) -> bool {
+        self.spec.overrides & bit != 0
+    }
+
+    /// `_call(method, *args)`: the user's override, its result as returned.
+    fn call_raw(
+        &self,
+        hooks: &mut dyn Hooks,
+        method: &'static str,
+        args: &[HookArg],
+    ) -> Result<Value, CoreError> {
+        if !hooks.has_comm() {
+            return Err(CoreError::input(
+                "step",
+                "comm",
+                ErrValue::None,
+                format!("{method}() is overridden: needs a callable"),
+                None,
+            ));
+        }
+        hooks
+            .comm(self.data, method, args)
+            .map_err(|_| CoreError::Hook)
+    }
+
+    /// `_call(method, *args)` used as a number.
+    fn call(
+        &self,
+        hooks: &mut dyn Hooks,
+        method: &'static str,
+        args: &[HookArg],
+    ) -> Result<Num, CoreError> {
+        match self.call_raw(hooks, method, args)? {
+            Value::Int(v) => Ok(Num::Int(v)),
+            Value::Float(v) => Ok(Num::Float(v)),
+            // `True`/`False` compute as `1`/`0`
+            Value::Bool(v) => Ok(Num::from(v)),
+            Value::None | Value::BigInt { .. } | Value::Other { .. } => {
+                Err(CoreError::HookResult { method })
+            }
         }
     }
 
+    /// `get_margin(price)`.
+    pub fn get_margin(&self, h: &mut dyn Hooks, price: Num) -> Result<Num, CoreError> {
+        if self.overridden(OV_GET_MARGIN) {
+            return self.call(h, "get_margin", &[num(price)]);
+        }
+        let s = &self.spec;
+        if !s.automargin.truthy() {
+            Ok(s.margin)
+        } else if s.automargin.lt(ZERO) {
+            price.times(s.mult)
+        } else {
+            price.times(s.automargin)
+        }
+    }
+
+    /// `get_leverage()`.
+    pub fn get_leverage(&self, h: &mut dyn Hooks) -> Result<Num, CoreError> {
+        if self.overridden(OV_GET_LEVERAGE) {
+            return self.call(h, "get_leverage", &[]);
+        }
+        Ok(self.spec.leverage)
+    }
+
     /// `getoperationcost(size, price)`.
-    pub fn getoperationcost(&self, size: Num, price: Num) -> Result<Num, CoreError> {
-        if !self.stocklike {
-            return size.absolute()?.times(self.get_margin(price)?);
+    pub fn getoperationcost(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_OPERATIONCOST) {
+            return self.call(h, "getoperationcost", &[num(size), num(price)]);
+        }
+        if !self.spec.stocklike {
+            return size.absolute()?.times(self.get_margin(h, price)?);
         }
         size.absolute()?.times(price)
     }
 
     /// `getvaluesize(size, price)`.
-    pub fn getvaluesize(&self, size: Num, price: Num) -> Result<Num, CoreError> {
-        if !self.stocklike {
-            return size.absolute()?.times(self.get_margin(price)?);
+    pub fn getvaluesize(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<Num, CoreError> {
+        if self.overridden(OV_VALUESIZE) {
+            return self.call(h, "getvaluesize", &[num(size), num(price)]);
+        }
+        if !self.spec.stocklike {
+            return size.absolute()?.times(self.get_margin(h, price)?);
         }
         size.times(price)
     }
 
     /// `getvalue(position, price)` with the position's size and price.
-    pub fn getvalue(&self, size: Num, pprice: Num, price: Num) -> Result<Num, CoreError> {
-        if !self.stocklike {
-            return size.absolute()?.times(self.get_margin(price)?);
+    pub fn getvalue(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        pprice: Num,
+        price: Num,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_GETVALUE) {
+            return self.call(h, "getvalue", &[num(size), num(pprice), num(price)]);
+        }
+        if !self.spec.stocklike {
+            return size.absolute()?.times(self.get_margin(h, price)?);
         }
         if size.ge(ZERO) {
             return size.times(price);
@@ -64,94 +220,219 @@ impl CommSpec {
         Ok(value)
     }
 
-    /// `getcommission(size, price)`.
-    pub fn getcommission(&self, size: Num, price: Num) -> Result<Num, CoreError> {
-        if self.perc {
-            return size.absolute()?.times(self.commission)?.times(price);
+    /// `_getcommission(size, price, pseudoexec)`.
+    pub fn getcommission_(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+        pseudoexec: bool,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_GETCOMM_) {
+            return self.call(
+                h,
+                "_getcommission",
+                &[num(size), num(price), HookArg::Bool(pseudoexec)],
+            );
         }
-        size.absolute()?.times(self.commission)
+        if self.spec.perc {
+            return size.absolute()?.times(self.spec.commission)?.times(price);
+        }
+        size.absolute()?.times(self.spec.commission)
+    }
+
+    /// `getcommission(size, price)`.
+    pub fn getcommission(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_GETCOMMISSION) {
+            return self.call(h, "getcommission", &[num(size), num(price)]);
+        }
+        self.getcommission_(h, size, price, true)
+    }
+
+    /// `confirmexec(size, price)`: its result is unused by BackBroker, only a user's override
+    /// (side effects) matters.
+    pub fn confirmexec(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<(), CoreError> {
+        if self.overridden(OV_CONFIRMEXEC) {
+            self.call_raw(h, "confirmexec", &[num(size), num(price)])?;
+        } else if self.overridden(OV_GETCOMM_) {
+            self.call_raw(
+                h,
+                "_getcommission",
+                &[num(size), num(price), HookArg::Bool(false)],
+            )?;
+        }
+        Ok(())
     }
 
     /// `profitandloss(size, price, newprice)`.
-    pub fn profitandloss(&self, size: Num, price: Num, newprice: Num) -> Result<Num, CoreError> {
-        size.times(newprice.minus(price)?)?.times(self.mult)
+    pub fn profitandloss(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+        newprice: Num,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_PNL) {
+            return self.call(h, "profitandloss", &[num(size), num(price), num(newprice)]);
+        }
+        size.times(newprice.minus(price)?)?.times(self.spec.mult)
     }
 
     /// `cashadjust(size, price, newprice)`; `price` is the position's adjustment base.
     pub fn cashadjust(
         &self,
+        h: &mut dyn Hooks,
         size: Num,
         price: Option<Num>,
         newprice: Num,
     ) -> Result<Num, CoreError> {
-        if !self.stocklike {
+        if self.overridden(OV_CASHADJUST) {
+            let base = price.map_or(HookArg::None, HookArg::Num);
+            return self.call(h, "cashadjust", &[num(size), base, num(newprice)]);
+        }
+        if !self.spec.stocklike {
             // A futures position always has an adjustment base (the Python core asserts it).
             let price = price.ok_or(CoreError::Internal(
                 "a futures position without adjustment base",
             ))?;
-            return size.times(newprice.minus(price)?)?.times(self.mult);
+            return size.times(newprice.minus(price)?)?.times(self.spec.mult);
         }
         Ok(FZERO)
+    }
+
+    /// `get_credit_interest(data, pos, dt)` with the position's last update (`posdt`,
+    /// `posday`) and the bar's date number and date ordinal.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the Python method's arguments, one by one"
+    )]
+    pub fn get_credit_interest(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+        posdt: Num,
+        posday: i128,
+        dt: Num,
+        day: i128,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_CREDIT) {
+            return self.call(
+                h,
+                "get_credit_interest",
+                &[num(size), num(price), num(posdt), num(dt)],
+            );
+        }
+        if size.gt(ZERO) && !self.spec.interest_long {
+            return Ok(FZERO);
+        }
+        if day <= posday {
+            return Ok(FZERO);
+        }
+        let days = day.checked_sub(posday).ok_or(CoreError::IntOverflow)?;
+        self.get_credit_interest_(h, size, price, days, dt, posdt)
+    }
+
+    /// `_get_credit_interest(data, size, price, days, dt0, dt1)`.
+    pub fn get_credit_interest_(
+        &self,
+        h: &mut dyn Hooks,
+        size: Num,
+        price: Num,
+        days: i128,
+        dt0: Num,
+        dt1: Num,
+    ) -> Result<Num, CoreError> {
+        if self.overridden(OV_CREDIT_) {
+            return self.call(
+                h,
+                "_get_credit_interest",
+                &[
+                    num(size),
+                    num(price),
+                    num(Num::Int(days)),
+                    num(dt0),
+                    num(dt1),
+                ],
+            );
+        }
+        Num::Int(days)
+            .times(self.spec.creditrate)?
+            .times(size.absolute()?)?
+            .times(price)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::NoHooks;
 
-    fn futures(margin: f64, automargin: f64, mult: f64) -> CommSpec {
-        CommSpec {
-            stocklike: false,
-            perc: false,
-            commission: Num::Float(2.0),
-            mult: Num::Float(mult),
-            margin: Num::Float(margin),
-            automargin: Num::Float(automargin),
-            leverage: Num::Float(1.0),
+    fn futures(margin: f64, automargin: f64, mult: f64) -> Comm {
+        Comm {
+            data: 0,
+            spec: CommSpec::basic(
+                false,
+                false,
+                Num::Float(2.0),
+                Num::Float(mult),
+                Num::Float(margin),
+                Num::Float(automargin),
+                Num::Float(1.0),
+            ),
         }
     }
 
     #[test]
     fn margin_and_automargin() {
+        let h = &mut NoHooks;
         let p = Num::Float(101.5);
         assert_eq!(
-            futures(2000.0, 0.0, 10.0).get_margin(p).unwrap(),
+            futures(2000.0, 0.0, 10.0).get_margin(h, p).unwrap(),
             Num::Float(2000.0)
         );
         assert_eq!(
-            futures(2000.0, -1.0, 10.0).get_margin(p).unwrap(),
+            futures(2000.0, -1.0, 10.0).get_margin(h, p).unwrap(),
             Num::Float(1015.0)
         );
         assert_eq!(
-            futures(2000.0, 0.5, 10.0).get_margin(p).unwrap(),
+            futures(2000.0, 0.5, 10.0).get_margin(h, p).unwrap(),
             Num::Float(50.75)
         );
     }
 
     #[test]
     fn stocklike_short_value_is_pprice_based() {
-        // Python: _Comm(True, True, 0.001, 1.0, 0.0, 0.0, 1.0).getvalue(-3, 100.25, 101.5)
-        let stock = CommSpec {
-            stocklike: true,
-            perc: true,
-            commission: Num::Float(0.001),
-            mult: Num::Float(1.0),
-            margin: Num::Float(0.0),
-            automargin: Num::Float(0.0),
-            leverage: Num::Float(1.0),
+        let h = &mut NoHooks;
+        let stock = Comm {
+            data: 0,
+            spec: CommSpec::basic(
+                true,
+                true,
+                Num::Float(0.001),
+                Num::Float(1.0),
+                Num::Float(0.0),
+                Num::Float(0.0),
+                Num::Float(1.0),
+            ),
         };
         let v = stock
-            .getvalue(Num::Int(-3), Num::Float(100.25), Num::Float(101.5))
+            .getvalue(h, Num::Int(-3), Num::Float(100.25), Num::Float(101.5))
             .unwrap();
         assert_eq!(v, Num::Float(-297.0));
         // abs(-3) * 0.001 * 101.5
         let c = stock
-            .getcommission(Num::Int(-3), Num::Float(101.5))
+            .getcommission(h, Num::Int(-3), Num::Float(101.5))
             .unwrap();
         assert_eq!(c, Num::Float(0.3045));
         assert_eq!(
             stock
-                .cashadjust(Num::Int(3), None, Num::Float(1.0))
+                .cashadjust(h, Num::Int(3), None, Num::Float(1.0))
                 .unwrap(),
             FZERO
         );
@@ -159,12 +440,35 @@ mod tests {
 
     #[test]
     fn futures_cashadjust_needs_a_base() {
+        let h = &mut NoHooks;
         let fut = futures(2000.0, 0.0, 10.0);
         assert!(matches!(
-            fut.cashadjust(Num::Int(1), None, Num::Float(1.0)),
+            fut.cashadjust(h, Num::Int(1), None, Num::Float(1.0)),
             Err(CoreError::Internal(_))
         ));
-        let adj = fut.cashadjust(Num::Int(-2), Some(Num::Float(100.0)), Num::Float(101.5));
+        let adj = fut.cashadjust(h, Num::Int(-2), Some(Num::Float(100.0)), Num::Float(101.5));
         assert_eq!(adj.unwrap(), Num::Float(-30.0));
+    }
+
+    #[test]
+    fn an_override_without_a_callable_is_refused() {
+        let h = &mut NoHooks;
+        let mut fut = futures(2000.0, 0.0, 10.0);
+        fut.spec.overrides = OV_GET_MARGIN;
+        let err = fut.get_margin(h, Num::Float(1.0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid step: comm = None (get_margin() is overridden: needs a callable)"
+        );
+        // the overridden get_margin is reached through getoperationcost too
+        assert!(fut
+            .getoperationcost(h, Num::Int(1), Num::Float(1.0))
+            .is_err());
+        // credit interest without interest: zero, the default formula never calls back
+        assert_eq!(
+            fut.get_credit_interest(h, Num::Int(-1), Num::Float(1.0), FZERO, 1, FZERO, 3)
+                .unwrap(),
+            Num::Float(0.0)
+        );
     }
 }

@@ -1,33 +1,55 @@
-//! `Core`: BackBroker's matching and accounting for Market orders, a line-by-line port of
+//! `Core`: BackBroker's matching and accounting, a line-by-line port of
 //! `bt_cracktrader/core/pycore.py` (itself written in the order of
 //! `backtrader/brokers/bbroker.py`). Every arithmetic operation below is the Python one, in the
 //! same order and association, on [`Num`]s that keep Python's `int`/`float` types.
+//!
+//! Orders live in an arena (`orders`, in creation order) and the queues hold arena indices, as
+//! the Python core's deques hold the order objects themselves: an order transmitted again with
+//! its bracket sits twice in the pending queue, exactly as in BackBroker.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 
-use crate::comm::CommSpec;
+use crate::comm::{Comm, CommSpec};
 use crate::error::{CoreError, ErrValue, Origin};
-use crate::event::{Bar, Event, Execution, Record, State};
-use crate::num::{Num, FZERO, ZERO};
+use crate::event::{
+    Bar, Config, Event, Execution, OrderSpec, Record, State, EXEC_CLOSE, EXEC_HISTORICAL,
+    EXEC_LIMIT, EXEC_MARKET, EXEC_STOP, EXEC_STOPLIMIT, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT,
+    FILLER_BARPOINTPERC, FILLER_CALLBACK, FILLER_FIXEDBARPERC, FILLER_FIXEDSIZE, FILLER_NONE,
+};
+use crate::hooks::{Hooks, NoHooks};
+use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderState};
-use crate::position::{Position, Positions};
+use crate::position::{DataMap, Position, Positions};
 use crate::validate::{fail, finite, flag, validate, What};
 use crate::value::{RawItem, Value};
+
+/// `backtrader.utils.py3.MAXINT`.
+const MAXINT: i128 = 9_223_372_036_854_775_807;
 
 /// The deterministic broker core (the Rust twin of `PyCore`).
 #[derive(Clone, Debug)]
 pub struct Core {
-    pub(crate) checksubmit: bool,
-    pub(crate) shortcash: bool,
+    pub(crate) config: Config,
+    pub(crate) d_credit: HashMap<usize, Num>,
+    pub(crate) cash_addition: VecDeque<Num>,
+    pub(crate) history: Vec<OrderSpec>,
+    pub(crate) fundhist: Option<(Num, Num)>,
     pub(crate) cash: Num,
-    pub(crate) comm: HashMap<usize, CommSpec>,
+    pub(crate) comm: DataMap<CommSpec>,
     pub(crate) positions: Positions,
-    /// Live orders (submitted or pending).
-    pub(crate) orders: HashMap<u64, Order>,
-    /// References of completed orders (they can never be reused).
-    pub(crate) done: HashSet<u64>,
-    pub(crate) submitted: VecDeque<u64>,
-    pub(crate) pending: VecDeque<u64>,
+    /// Every order ever created, in creation order (the Python core's order objects).
+    pub(crate) orders: Vec<Order>,
+    /// `self.orders` of the Python core: the last order created with a reference.
+    pub(crate) by_ref: HashMap<u64, usize>,
+    pub(crate) submitted: VecDeque<usize>,
+    /// The pending queue; `None` is the end-of-pass sentinel of `next()` (one stays behind when
+    /// a pass is interrupted by an exception, as in the Python core).
+    pub(crate) pending: VecDeque<Option<usize>>,
+    pub(crate) toactivate: VecDeque<usize>,
+    pub(crate) pchildren: HashMap<u64, VecDeque<usize>>,
+    pub(crate) ocos: HashMap<u64, u64>,
+    pub(crate) ocol: HashMap<u64, Vec<u64>>,
     pub(crate) value: Num,
     pub(crate) valuemkt: Num,
     pub(crate) valuelever: Num,
@@ -68,8 +90,17 @@ impl<'a> Marks<'a> {
     }
 }
 
+/// What the matching of one order needs besides the core: its bar, all bars, the records and
+/// the callables (`ctx` in the Python core).
+struct Ctx<'a, 'h> {
+    bar: &'a Bar,
+    marks: &'a Marks<'a>,
+    records: &'a mut Vec<Record>,
+    hooks: &'a mut (dyn Hooks + 'h),
+}
+
 const MISSING_COMM: CoreError = CoreError::Internal("no commission scheme for a data");
-const MISSING_ORDER: CoreError = CoreError::Internal("unknown live order");
+const MISSING_OCO: CoreError = CoreError::Internal("an order without OCO entry");
 
 impl Core {
     /// `PyCore(cash, checksubmit, shortcash, fundstartval)`.
@@ -105,15 +136,26 @@ impl Core {
         let checksubmit = flag(What::Broker, "checksubmit", checksubmit, Origin::Arg(1))?;
         let shortcash = flag(What::Broker, "shortcash", shortcash, Origin::Arg(2))?;
         Ok(Core {
-            checksubmit,
-            shortcash,
+            config: Config {
+                checksubmit,
+                shortcash,
+                ..Config::default()
+            },
+            d_credit: HashMap::new(),
+            cash_addition: VecDeque::new(),
+            history: Vec::new(),
+            fundhist: None,
             cash,
-            comm: HashMap::new(),
+            comm: DataMap::default(),
             positions: Positions::default(),
-            orders: HashMap::new(),
-            done: HashSet::new(),
+            orders: Vec::new(),
+            by_ref: HashMap::new(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
+            toactivate: VecDeque::new(),
+            pchildren: HashMap::new(),
+            ocos: HashMap::new(),
+            ocol: HashMap::new(),
             value: cash,
             valuemkt: FZERO,
             valuelever: FZERO,
@@ -132,6 +174,10 @@ impl Core {
     pub fn state(&self) -> State {
         let idle = self.submitted.is_empty()
             && self.pending.is_empty()
+            && self.toactivate.is_empty()
+            && self.history.is_empty()
+            && self.cash_addition.is_empty()
+            && self.fundhist.is_none()
             && !self.positions.iter().any(|(_, p)| p.size.truthy());
         State {
             cash: self.cash,
@@ -147,73 +193,86 @@ impl Core {
         }
     }
 
-    /// Apply events now, without a bar (what `step` does first).
-    pub fn apply(&mut self, events: &[Event]) -> Result<(), CoreError> {
+    /// The order a reference names (the last one created with it), if any.
+    #[must_use]
+    pub fn order(&self, oref: u64) -> Option<&Order> {
+        self.by_ref.get(&oref).map(|&idx| &self.orders[idx])
+    }
+
+    /// The position entry of a data, if it exists.
+    #[must_use]
+    pub fn position(&self, data: usize) -> Option<&Position> {
+        self.positions.get(data)
+    }
+
+    pub(crate) fn knows_ref(&self, oref: u64) -> bool {
+        self.by_ref.contains_key(&oref)
+    }
+
+    /// Apply events now, without a bar (what `step` does first); returns the records.
+    pub fn apply(&mut self, events: &[Event]) -> Result<Vec<Record>, CoreError> {
         let raw: Vec<RawItem> = events.iter().map(RawItem::from).collect();
         self.apply_raw(&raw)
     }
 
     /// [`Core::apply`] with unchecked events.
-    pub fn apply_raw(&mut self, events: &[RawItem]) -> Result<(), CoreError> {
+    pub fn apply_raw(&mut self, events: &[RawItem]) -> Result<Vec<Record>, CoreError> {
         let (events, _) = validate(self, events, None)?;
+        let mut records = Vec::new();
         for event in &events {
-            self.apply_event(event);
+            self.apply_event(event, &mut records)?;
         }
-        Ok(())
+        Ok(records)
     }
 
     /// Apply the events, then process one bar per registered data; returns the records.
     pub fn step(&mut self, events: &[Event], bars: &[Bar]) -> Result<Vec<Record>, CoreError> {
-        let raw_events: Vec<RawItem> = events.iter().map(RawItem::from).collect();
-        let raw_bars: Vec<RawItem> = bars.iter().map(RawItem::from).collect();
-        self.step_raw(&raw_events, &raw_bars)
+        self.step_with(events, bars, &mut NoHooks)
     }
 
-    /// [`Core::step`] with unchecked events and bars.
+    /// [`Core::step`] with the user's callables.
+    pub fn step_with(
+        &mut self,
+        events: &[Event],
+        bars: &[Bar],
+        hooks: &mut dyn Hooks,
+    ) -> Result<Vec<Record>, CoreError> {
+        let raw_events: Vec<RawItem> = events.iter().map(RawItem::from).collect();
+        let raw_bars: Vec<RawItem> = bars.iter().map(RawItem::from).collect();
+        self.step_raw(&raw_events, &raw_bars, hooks)
+    }
+
+    /// [`Core::step_with`] with unchecked events and bars.
     pub fn step_raw(
         &mut self,
         events: &[RawItem],
         bars: &[RawItem],
+        hooks: &mut dyn Hooks,
     ) -> Result<Vec<Record>, CoreError> {
         let (events, bars) = validate(self, events, Some(bars))?;
+        let filler = events
+            .iter()
+            .rev()
+            .find_map(|ev| match ev {
+                Event::Config(c) => Some(c.filler),
+                _ => None,
+            })
+            .unwrap_or(self.config.filler);
+        if filler == FILLER_CALLBACK && !hooks.has_filler() {
+            return Err(fail(
+                What::Step,
+                "filler",
+                ErrValue::None,
+                "a callback filler needs a callable",
+                None,
+            ));
+        }
         let mut records = Vec::new();
         for event in &events {
-            self.apply_event(event);
+            self.apply_event(event, &mut records)?;
         }
         let marks = Marks::new(&bars);
-
-        if self.checksubmit {
-            self.check_submitted(&mut records)?;
-        }
-
-        // One pass over the pending queue (the Python core's sentinel loop).
-        for _ in 0..self.pending.len() {
-            let Some(oref) = self.pending.pop_front() else {
-                break;
-            };
-            let data = self.orders.get(&oref).ok_or(MISSING_ORDER)?.data;
-            self.try_exec(oref, marks.get(data)?, &mut records)?;
-            if self
-                .orders
-                .get(&oref)
-                .is_some_and(|o| o.state == OrderState::Pending)
-            {
-                self.pending.push_back(oref);
-            }
-        }
-
-        for (data, pos) in self.positions.iter_mut() {
-            if pos.size.truthy() {
-                let mark = marks.get(*data)?.mark;
-                let comm = self.comm.get(data).ok_or(MISSING_COMM)?;
-                self.cash = self
-                    .cash
-                    .plus(comm.cashadjust(pos.size, pos.adjbase, mark)?)?;
-                pos.adjbase = Some(mark);
-            }
-        }
-
-        self.get_value(|data| marks.get(data).map(|bar| bar.mark), None, false)?;
+        self.next(&marks, &mut records, hooks)?;
         Ok(records)
     }
 
@@ -227,16 +286,17 @@ impl Core {
     ) -> Result<Num, CoreError> {
         let datas: Vec<Value> = datas.iter().map(|&d| Value::Int(d as i128)).collect();
         let closes: Vec<Value> = closes.iter().map(|&c| c.into()).collect();
-        self.value_of_raw(&datas, &closes, lever)
+        self.value_of_raw(&datas, &closes, lever, &mut NoHooks)
     }
 
-    /// [`Core::value_of`] with unchecked datas and closes. A data is looked up as a Python
-    /// `dict` key: `True` is `1` and `1.0` is `1`.
+    /// [`Core::value_of`] with unchecked datas and closes and the user's callables. A data is
+    /// looked up as a Python `dict` key: `True` is `1` and `1.0` is `1`.
     pub fn value_of_raw(
         &mut self,
         datas: &[Value],
         closes: &[Value],
         lever: bool,
+        hooks: &mut dyn Hooks,
     ) -> Result<Num, CoreError> {
         if datas.len() != closes.len() || datas.is_empty() {
             return Err(fail(
@@ -251,7 +311,7 @@ impl Core {
         let mut marks = Vec::with_capacity(datas.len());
         for (k, (&data, &close)) in datas.iter().zip(closes).enumerate() {
             let key = dict_key(data)
-                .filter(|d| self.comm.contains_key(d))
+                .filter(|&d| self.comm.contains(d))
                 .ok_or_else(|| {
                     fail(
                         What::ValueRequest,
@@ -277,190 +337,761 @@ impl Core {
                 .map(|&(_, c)| c)
                 .ok_or(CoreError::Internal("no close for a data"))
         };
-        self.get_value(mark, Some(&keys), lever)
+        self.get_value(&mark, Some(&keys), lever, hooks)
     }
 
-    // -- events --------------------------------------------------------------------------------
+    // -- events: BackBroker.buy/sell/submit/transmit/cancel -----------------------------------
 
-    fn apply_event(&mut self, event: &Event) {
+    fn apply_event(&mut self, event: &Event, records: &mut Vec<Record>) -> Result<(), CoreError> {
         match *event {
-            Event::Data { data, comm } => {
-                self.comm.insert(data, comm);
-            }
+            Event::Data { data, comm } => self.comm.insert(data, comm),
             Event::Position { data } => {
                 self.positions.setdefault(data);
             }
-            Event::Submit {
-                oref,
-                data,
-                size,
-                price,
-                created_dt,
-                exectype: _,
-                check,
-            } => {
-                let state = if check {
-                    self.submitted.push_back(oref);
-                    OrderState::Submitted
-                } else {
-                    self.pending.push_back(oref);
-                    OrderState::Pending
-                };
-                self.orders.insert(
-                    oref,
-                    Order {
-                        oref,
-                        data,
-                        size,
-                        remsize: size,
-                        price,
-                        created_dt,
-                        state,
-                    },
-                );
+            Event::Submit(ref spec) => {
+                let idx = self.new_order(spec);
+                self.ocoize(idx, spec.oco)?;
+                self.submit(idx, spec.check, spec.notified, records);
             }
-            Event::Cancel { oref } => {
-                if let Some(order) = self.orders.remove(&oref) {
-                    let queue = match order.state {
-                        OrderState::Pending => &mut self.pending,
-                        OrderState::Submitted => &mut self.submitted,
-                    };
-                    if let Some(k) = queue.iter().position(|&r| r == oref) {
-                        queue.remove(k);
-                    }
-                    self.done.insert(oref);
-                }
+            Event::Cancel { oref, notified } => {
+                let idx = *self
+                    .by_ref
+                    .get(&oref)
+                    .ok_or(CoreError::KeyError(i128::from(oref)))?;
+                self.cancel(idx, records, false, notified)?;
             }
-            Event::Config {
-                checksubmit,
-                shortcash,
-            } => {
-                self.checksubmit = checksubmit;
-                self.shortcash = shortcash;
-            }
+            Event::Config(config) => self.config = config,
             Event::SetCash { cash } => self.cash = cash,
+            Event::AddCash { cash } => self.cash_addition.push_back(cash),
+            Event::History(spec) => self.history.push(spec),
+            Event::Fund {
+                fundvalue,
+                netvalue,
+            } => self.fundhist = Some((fundvalue, netvalue)),
+        }
+        Ok(())
+    }
+
+    /// `order = _Order(ev); self.orders[order.ref] = order`.
+    fn new_order(&mut self, spec: &OrderSpec) -> usize {
+        self.orders.push(Order::new(spec));
+        let idx = self.orders.len() - 1;
+        self.by_ref.insert(spec.oref, idx);
+        idx
+    }
+
+    fn ocoize(&mut self, idx: usize, oco: Option<u64>) -> Result<(), CoreError> {
+        let oref = self.orders[idx].oref;
+        match oco {
+            None => {
+                self.ocos.insert(oref, oref);
+                self.ocol.entry(oref).or_default().push(oref);
+            }
+            Some(oco) => {
+                let ocoref = *self
+                    .ocos
+                    .get(&oco)
+                    .ok_or(CoreError::KeyError(i128::from(oco)))?;
+                self.ocos.insert(oref, ocoref);
+                self.ocol.entry(ocoref).or_default().push(oref);
+            }
+        }
+        Ok(())
+    }
+
+    fn take_children(&mut self, idx: usize, records: &mut Vec<Record>) -> Option<u64> {
+        let order = &mut self.orders[idx];
+        let pref = order.parent.unwrap_or(order.oref);
+        if pref != order.oref && !self.pchildren.contains_key(&pref) {
+            order.state = OrderState::Done;
+            records.push(Record::Rejected { oref: order.oref });
+            return None;
+        }
+        Some(pref)
+    }
+
+    fn submit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
+        let Some(pref) = self.take_children(idx, records) else {
+            return;
+        };
+        let pc = self.pchildren.entry(pref).or_default();
+        pc.push_back(idx);
+        if self.orders[idx].transmit {
+            let group: Vec<usize> = pc.iter().copied().collect();
+            for x in group {
+                self.transmit(x, check, notified && x == idx, records);
+            }
         }
     }
 
-    fn finish(&mut self, oref: u64) {
-        self.orders.remove(&oref);
-        self.done.insert(oref);
+    fn transmit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
+        if check {
+            self.orders[idx].state = OrderState::Submitted;
+            self.submitted.push_back(idx);
+            if !notified {
+                records.push(Record::Submitted {
+                    oref: self.orders[idx].oref,
+                });
+            }
+        } else {
+            self.submit_accept(idx, records, notified);
+        }
+    }
+
+    fn submit_accept(&mut self, idx: usize, records: &mut Vec<Record>, notified: bool) {
+        let order = &mut self.orders[idx];
+        order.pannotated = None;
+        order.state = OrderState::Pending;
+        self.pending.push_back(Some(idx));
+        if !notified {
+            records.push(Record::Accepted { oref: order.oref });
+        }
+    }
+
+    fn cancel(
+        &mut self,
+        idx: usize,
+        records: &mut Vec<Record>,
+        bracket: bool,
+        notified: bool,
+    ) -> Result<bool, CoreError> {
+        let Some(k) = self.pending.iter().position(|&o| o == Some(idx)) else {
+            return Ok(false);
+        };
+        self.pending.remove(k);
+        let order = &mut self.orders[idx];
+        order.state = OrderState::Done;
+        order.completed = false;
+        if !notified {
+            records.push(Record::Canceled { oref: order.oref });
+        }
+        self.ococheck(idx, records)?;
+        if !bracket {
+            self.bracketize(idx, records, true)?;
+        }
+        Ok(true)
+    }
+
+    fn bracketize(
+        &mut self,
+        idx: usize,
+        records: &mut Vec<Record>,
+        cancel: bool,
+    ) -> Result<(), CoreError> {
+        let order = &self.orders[idx];
+        let pref = order.parent.unwrap_or(order.oref);
+        if cancel || order.parent.is_some() {
+            // `pc = self.pchildren[pref]`, cancel its members, `del self.pchildren[pref]`:
+            // cancelling with `bracket=True` never looks at the groups
+            let mut pc = self.pchildren.remove(&pref).unwrap_or_default();
+            while let Some(o) = pc.pop_front() {
+                self.cancel(o, records, true, false)?;
+            }
+        } else {
+            let pc = self.pchildren.entry(pref).or_default();
+            if pc.pop_front().is_none() {
+                return Err(CoreError::IndexError("pop from an empty deque"));
+            }
+            self.toactivate.extend(pc.iter().copied());
+        }
+        Ok(())
+    }
+
+    fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
+        let parentref = *self.ocos.get(&self.orders[idx].oref).ok_or(MISSING_OCO)?;
+        let ocol = match self.ocos.get(&parentref) {
+            Some(ocoref) => self.ocol.remove(ocoref),
+            None => None,
+        };
+        let Some(ocol) = ocol.filter(|l| !l.is_empty()) else {
+            return Ok(());
+        };
+        for i in (0..self.pending.len()).rev() {
+            let Some(o) = self.pending[i] else {
+                continue;
+            };
+            let order = &mut self.orders[o];
+            if ocol.contains(&order.oref) {
+                self.pending.remove(i);
+                order.state = OrderState::Done;
+                // an order re-transmitted into a bracket sits twice in pending: its own fill
+                // cancels its twin, and the order then no longer counts as completed
+                order.completed = false;
+                records.push(Record::Canceled { oref: order.oref });
+            }
+        }
+        Ok(())
+    }
+
+    /// `self.positions[data]` of BackBroker's defaultdict, reporting a new entry; its slot.
+    fn position_slot(&mut self, data: usize, records: &mut Vec<Record>) -> usize {
+        let (slot, created) = self.positions.setdefault_slot(data);
+        if created {
+            records.push(Record::Position { data });
+        }
+        slot
+    }
+
+    fn comm_of(&self, data: usize) -> Result<Comm, CoreError> {
+        let spec = *self.comm.get(data).ok_or(MISSING_COMM)?;
+        Ok(Comm { data, spec })
+    }
+
+    // -- BackBroker.next ---------------------------------------------------------------------
+
+    fn next(
+        &mut self,
+        marks: &Marks<'_>,
+        records: &mut Vec<Record>,
+        hooks: &mut dyn Hooks,
+    ) -> Result<(), CoreError> {
+        while let Some(idx) = self.toactivate.pop_front() {
+            let order = &mut self.orders[idx];
+            order.active = true;
+            records.push(Record::Activated { oref: order.oref });
+        }
+
+        if self.config.checksubmit {
+            self.check_submitted(marks, records, hooks)?;
+        }
+
+        let mut credit = FZERO;
+        for slot in 0..self.positions.len() {
+            let (data, pos) = self.positions.at(slot);
+            let pos = *pos;
+            if pos.size.truthy() {
+                let bar = marks.get(data)?;
+                let comm = self.comm_of(data)?;
+                let dcredit = comm.get_credit_interest(
+                    hooks, pos.size, pos.price, pos.dt, pos.day, bar.dt, bar.day,
+                )?;
+                let total = self
+                    .d_credit
+                    .get(&data)
+                    .copied()
+                    .unwrap_or(FZERO)
+                    .plus(dcredit)?;
+                self.d_credit.insert(data, total);
+                credit = credit.plus(dcredit)?;
+                let pos = self.positions.at_mut(slot);
+                pos.dt = bar.dt;
+                pos.day = bar.day;
+            }
+        }
+        self.cash = self.cash.minus(credit)?;
+
+        for spec in std::mem::take(&mut self.history) {
+            let idx = self.new_order(&spec);
+            self.ocoize(idx, None)?;
+            self.submit(idx, false, false, records);
+        }
+
+        self.pending.push_back(None);
+        loop {
+            let Some(queued) = self.pending.pop_front() else {
+                return Err(CoreError::IndexError("pop from an empty deque"));
+            };
+            let Some(idx) = queued else {
+                break;
+            };
+            let bar = marks.get(self.orders[idx].data)?;
+            if self.orders[idx].expired(bar.dt) {
+                let order = &mut self.orders[idx];
+                order.state = OrderState::Done;
+                records.push(Record::Expired { oref: order.oref });
+                self.ococheck(idx, records)?;
+                self.bracketize(idx, records, true)?;
+            } else if !self.orders[idx].active {
+                self.pending.push_back(Some(idx));
+            } else {
+                let mut cx = Ctx {
+                    bar,
+                    marks,
+                    records: &mut *records,
+                    hooks: &mut *hooks,
+                };
+                self.try_exec(idx, &mut cx)?;
+                if self.orders[idx].alive() {
+                    self.pending.push_back(Some(idx));
+                } else if self.orders[idx].completed {
+                    self.bracketize(idx, records, false)?;
+                }
+            }
+        }
+
+        for slot in 0..self.positions.len() {
+            let (data, pos) = self.positions.at(slot);
+            let (size, adjbase) = (pos.size, pos.adjbase);
+            if size.truthy() {
+                let mark = marks.get(data)?.mark;
+                let adjust = self.comm_of(data)?.cashadjust(hooks, size, adjbase, mark)?;
+                self.cash = self.cash.plus(adjust)?;
+                self.positions.at_mut(slot).adjbase = Some(mark);
+            }
+        }
+
+        self.get_value(
+            &|data| marks.get(data).map(|bar| bar.mark),
+            None,
+            false,
+            hooks,
+        )?;
+        Ok(())
     }
 
     // -- BackBroker.check_submitted ----------------------------------------------------------
 
-    fn check_submitted(&mut self, records: &mut Vec<Record>) -> Result<(), CoreError> {
+    fn check_submitted(
+        &mut self,
+        marks: &Marks<'_>,
+        records: &mut Vec<Record>,
+        hooks: &mut dyn Hooks,
+    ) -> Result<(), CoreError> {
         let mut cash = self.cash;
         let mut positions: HashMap<usize, Position> = HashMap::new();
-        while let Some(oref) = self.submitted.pop_front() {
-            let order = *self.orders.get(&oref).ok_or(MISSING_ORDER)?;
-            let position = positions
-                .entry(order.data)
-                .or_insert_with(|| self.positions.setdefault(order.data).fresh_clone());
-            cash = self.pseudo_execute(&order, cash, position)?;
-            if cash.ge(FZERO) {
-                if let Some(live) = self.orders.get_mut(&oref) {
-                    live.state = OrderState::Pending;
-                }
-                self.pending.push_back(oref);
-                records.push(Record::Accepted { oref });
-            } else {
-                self.finish(oref);
-                records.push(Record::Margin { oref });
+        while let Some(idx) = self.submitted.pop_front() {
+            if self.take_children(idx, records).is_none() {
+                continue;
             }
+            let data = self.orders[idx].data;
+            let position = match positions.entry(data) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    let slot = self.position_slot(data, records);
+                    entry.insert(self.positions.at(slot).1.fresh_clone())
+                }
+            };
+            cash = self.pseudo_execute(idx, cash, position, marks.get(data)?, hooks)?;
+            if cash.ge(FZERO) {
+                self.submit_accept(idx, records, false);
+                continue;
+            }
+            let order = &mut self.orders[idx];
+            order.state = OrderState::Done;
+            records.push(Record::Margin { oref: order.oref });
+            self.ococheck(idx, records)?;
+            self.bracketize(idx, records, true)?;
         }
         Ok(())
     }
 
     fn pseudo_execute(
         &self,
-        order: &Order,
+        idx: usize,
         mut cash: Num,
         position: &mut Position,
+        bar: &Bar,
+        h: &mut dyn Hooks,
     ) -> Result<Num, CoreError> {
-        let comm = self.comm.get(&order.data).ok_or(MISSING_COMM)?;
-        let price = order.price;
+        let order = &self.orders[idx];
+        let comm = self.comm_of(order.data)?;
+        let cinfocomp = match comm.spec.compensate {
+            None => comm,
+            Some(target) => self.comm_of(target)?,
+        };
+        let price = if self.config.coo && order.exectype == EXEC_MARKET {
+            bar.open
+        } else {
+            order.price
+        };
         let (_, _, opened, closed) = position.update(order.remsize, price)?;
         if closed.truthy() {
-            let closedvalue = if self.shortcash {
-                comm.getvaluesize(closed.negated()?, price)?
+            let closedvalue = if self.config.shortcash {
+                comm.getvaluesize(h, closed.negated()?, price)?
             } else {
-                comm.getoperationcost(closed, price)?
+                comm.getoperationcost(h, closed, price)?
             };
             let mut closecash = closedvalue;
             if closedvalue.gt(ZERO) {
-                closecash = closecash.over(comm.leverage)?;
+                closecash = closecash.over(comm.get_leverage(h)?)?;
             }
             // cash += closecash + 0 * comm.stocklike
-            cash = cash.plus(closecash.plus(ZERO.times(Num::from(comm.stocklike))?)?)?;
-            cash = cash.minus(comm.getcommission(closed, price)?)?;
+            cash = cash.plus(closecash.plus(ZERO.times(Num::from(comm.spec.stocklike))?)?)?;
+            cash = cash.minus(comm.getcommission(h, closed, price)?)?;
         }
         if opened.truthy() {
-            let openedvalue = if self.shortcash {
-                comm.getvaluesize(opened, price)?
+            let openedvalue = if self.config.shortcash {
+                comm.getvaluesize(h, opened, price)?
             } else {
-                comm.getoperationcost(opened, price)?
+                comm.getoperationcost(h, opened, price)?
             };
             let mut opencash = openedvalue;
             if openedvalue.gt(ZERO) {
-                opencash = opencash.over(comm.leverage)?;
+                opencash = opencash.over(comm.get_leverage(h)?)?;
             }
             cash = cash.minus(opencash)?;
-            cash = cash.minus(comm.getcommission(opened, price)?)?;
+            cash = cash.minus(cinfocomp.getcommission(h, opened, price)?)?;
         }
         Ok(cash)
     }
 
-    // -- BackBroker._try_exec_market and _execute --------------------------------------------
+    // -- BackBroker._try_exec and the matching rules ------------------------------------------
 
-    fn try_exec(
-        &mut self,
-        oref: u64,
-        bar: &Bar,
-        records: &mut Vec<Record>,
-    ) -> Result<(), CoreError> {
-        let dt = bar.dt;
-        let created_dt = self.orders.get(&oref).ok_or(MISSING_ORDER)?.created_dt;
-        if dt.le(created_dt) {
-            return Ok(());
+    fn slip_up(
+        &self,
+        pmax: Num,
+        price: Num,
+        doslip: bool,
+        lim: bool,
+    ) -> Result<Option<Num>, CoreError> {
+        if !doslip {
+            return Ok(Some(price));
         }
-        self.execute(oref, dt, bar.open, records)
+        let c = &self.config;
+        let pslip = if c.slip_perc.truthy() {
+            price.times(Num::Int(1).plus(c.slip_perc)?)?
+        } else if c.slip_fixed.truthy() {
+            price.plus(c.slip_fixed)?
+        } else {
+            return Ok(Some(price));
+        };
+        Ok(if pslip.le(pmax) {
+            Some(pslip)
+        } else if c.slip_match || (lim && c.slip_limit) {
+            Some(if !c.slip_out { pmax } else { pslip })
+        } else {
+            None
+        })
     }
 
+    fn slip_down(
+        &self,
+        pmin: Num,
+        price: Num,
+        doslip: bool,
+        lim: bool,
+    ) -> Result<Option<Num>, CoreError> {
+        if !doslip {
+            return Ok(Some(price));
+        }
+        let c = &self.config;
+        let pslip = if c.slip_perc.truthy() {
+            price.times(Num::Int(1).minus(c.slip_perc)?)?
+        } else if c.slip_fixed.truthy() {
+            price.minus(c.slip_fixed)?
+        } else {
+            return Ok(Some(price));
+        };
+        Ok(if pslip.ge(pmin) {
+            Some(pslip)
+        } else if c.slip_match || (lim && c.slip_limit) {
+            Some(if !c.slip_out { pmin } else { pslip })
+        } else {
+            None
+        })
+    }
+
+    fn try_exec(&mut self, idx: usize, cx: &mut Ctx<'_, '_>) -> Result<(), CoreError> {
+        let bar = cx.bar;
+        let (dt0, popen, phigh, plow, pclose) = (bar.dt, bar.open, bar.high, bar.low, bar.close);
+        let order = &self.orders[idx];
+        let ex = order.exectype;
+        let (price, pricelimit) = (order.price, order.pricelimit);
+        match ex {
+            EXEC_MARKET => self.try_exec_market(idx, dt0, popen, phigh, plow, cx),
+            EXEC_CLOSE => self.try_exec_close(idx, dt0, pclose, cx),
+            EXEC_LIMIT => self.try_exec_limit(idx, popen, phigh, plow, price, cx),
+            EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT if order.triggered => {
+                self.try_exec_limit(idx, popen, phigh, plow, pricelimit, cx)
+            }
+            EXEC_STOP | EXEC_STOPTRAIL => {
+                self.try_exec_stop(idx, [popen, phigh, plow], price, pclose, cx)
+            }
+            EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT => {
+                self.try_exec_stoplimit(idx, [popen, phigh, plow, pclose], price, pricelimit, cx)
+            }
+            EXEC_HISTORICAL => self.execute(idx, 0, Some(price), cx, None),
+            _ => Ok(()),
+        }
+    }
+
+    fn try_exec_market(
+        &mut self,
+        idx: usize,
+        dt0: Num,
+        popen: Num,
+        phigh: Num,
+        plow: Num,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), CoreError> {
+        let order = &self.orders[idx];
+        let dtcoc;
+        let exprice;
+        if self.config.coc && order.coc {
+            dtcoc = Some(order.created_dt);
+            exprice = order.pclose;
+        } else {
+            if !self.config.coo && dt0.le(order.created_dt) {
+                return Ok(());
+            }
+            dtcoc = None;
+            exprice = popen;
+        }
+        let p = if order.isbuy {
+            self.slip_up(phigh, exprice, self.config.slip_open, false)?
+        } else {
+            self.slip_down(plow, exprice, self.config.slip_open, false)?
+        };
+        self.execute(idx, 0, p, cx, dtcoc)
+    }
+
+    fn try_exec_close(
+        &mut self,
+        idx: usize,
+        dt0: Num,
+        pclose: Num,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), CoreError> {
+        let order = &self.orders[idx];
+        if dt0.gt(order.created_dt) && dt0.ge(order.dteos) {
+            let pannotated = order.pannotated.filter(|p| p.truthy());
+            if pannotated.is_some() && dt0.gt(order.dteos) {
+                self.execute(idx, -1, pannotated, cx, None)?;
+            } else {
+                self.execute(idx, 0, Some(pclose), cx, None)?;
+            }
+            return Ok(());
+        }
+        self.orders[idx].pannotated = Some(pclose);
+        Ok(())
+    }
+
+    fn try_exec_limit(
+        &mut self,
+        idx: usize,
+        popen: Num,
+        phigh: Num,
+        plow: Num,
+        plimit: Num,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), CoreError> {
+        let slip_open = self.config.slip_open;
+        if self.orders[idx].isbuy {
+            if plimit.ge(popen) {
+                let pmax = py_min(&[phigh, plimit]);
+                let p = self.slip_up(pmax, popen, slip_open, true)?;
+                self.execute(idx, 0, p, cx, None)?;
+            } else if plimit.ge(plow) {
+                self.execute(idx, 0, Some(plimit), cx, None)?;
+            }
+        } else if plimit.le(popen) {
+            let p = self.slip_down(plimit, popen, slip_open, true)?;
+            self.execute(idx, 0, p, cx, None)?;
+        } else if plimit.le(phigh) {
+            self.execute(idx, 0, Some(plimit), cx, None)?;
+        }
+        Ok(())
+    }
+
+    fn try_exec_stop(
+        &mut self,
+        idx: usize,
+        [popen, phigh, plow]: [Num; 3],
+        pcreated: Num,
+        pclose: Num,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), CoreError> {
+        let slip_open = self.config.slip_open;
+        if self.orders[idx].isbuy {
+            if popen.ge(pcreated) {
+                let p = self.slip_up(phigh, popen, slip_open, false)?;
+                self.execute(idx, 0, p, cx, None)?;
+            } else if phigh.ge(pcreated) {
+                let p = self.slip_up(phigh, pcreated, true, false)?;
+                self.execute(idx, 0, p, cx, None)?;
+            }
+        } else if popen.le(pcreated) {
+            let p = self.slip_down(plow, popen, slip_open, false)?;
+            self.execute(idx, 0, p, cx, None)?;
+        } else if plow.le(pcreated) {
+            let p = self.slip_down(plow, pcreated, true, false)?;
+            self.execute(idx, 0, p, cx, None)?;
+        }
+        let order = &mut self.orders[idx];
+        if order.alive() && order.exectype == EXEC_STOPTRAIL {
+            order.trailadjust(pclose, cx.records)?;
+        }
+        Ok(())
+    }
+
+    fn trigger(&mut self, idx: usize, records: &mut Vec<Record>) {
+        let order = &mut self.orders[idx];
+        order.triggered = true;
+        records.push(Record::Triggered { oref: order.oref });
+    }
+
+    fn try_exec_stoplimit(
+        &mut self,
+        idx: usize,
+        [popen, phigh, plow, pclose]: [Num; 4],
+        pcreated: Num,
+        plimit: Num,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), CoreError> {
+        if self.orders[idx].isbuy {
+            if popen.ge(pcreated) {
+                self.trigger(idx, cx.records);
+                self.try_exec_limit(idx, popen, phigh, plow, plimit, cx)?;
+            } else if phigh.ge(pcreated) {
+                self.trigger(idx, cx.records);
+                if popen.gt(pclose) {
+                    if plimit.ge(pcreated) {
+                        let p = self.slip_up(phigh, pcreated, true, true)?;
+                        self.execute(idx, 0, p, cx, None)?;
+                    } else if plimit.ge(pclose) {
+                        self.execute(idx, 0, Some(plimit), cx, None)?;
+                    }
+                } else if plimit.ge(pcreated) {
+                    let p = self.slip_up(phigh, pcreated, true, true)?;
+                    self.execute(idx, 0, p, cx, None)?;
+                }
+            }
+        } else if popen.le(pcreated) {
+            self.trigger(idx, cx.records);
+            self.try_exec_limit(idx, popen, phigh, plow, plimit, cx)?;
+        } else if plow.le(pcreated) {
+            self.trigger(idx, cx.records);
+            if popen.le(pclose) {
+                if plimit.le(pcreated) {
+                    let p = self.slip_down(plow, pcreated, true, true)?;
+                    self.execute(idx, 0, p, cx, None)?;
+                } else if plimit.le(pclose) {
+                    self.execute(idx, 0, Some(plimit), cx, None)?;
+                }
+            } else if plimit.le(pcreated) {
+                let p = self.slip_down(plow, pcreated, true, true)?;
+                self.execute(idx, 0, p, cx, None)?;
+            }
+        }
+        let order = &mut self.orders[idx];
+        if order.alive() && order.exectype == EXEC_STOPTRAILLIMIT {
+            order.trailadjust(pclose, cx.records)?;
+        }
+        Ok(())
+    }
+
+    // -- BackBroker._execute -----------------------------------------------------------------
+
+    fn fill_size(
+        &mut self,
+        idx: usize,
+        price: Num,
+        ago: i32,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<Num, CoreError> {
+        let bar = cx.bar;
+        let (volume, high, low) = if ago == 0 {
+            (bar.volume, bar.rhigh, bar.rlow)
+        } else {
+            (bar.pvolume, bar.phigh, bar.plow)
+        };
+        let c = &self.config;
+        let order = &self.orders[idx];
+        match c.filler {
+            FILLER_FIXEDSIZE => {
+                let size = c.filler_size.or(Num::Int(MAXINT));
+                Ok(py_min(&[volume, order.remsize.absolute()?, size]))
+            }
+            FILLER_FIXEDBARPERC => {
+                let maxsize = volume.times(c.filler_perc)?.floordiv(Num::Int(100))?;
+                Ok(py_min(&[maxsize, order.remsize.absolute()?]))
+            }
+            FILLER_BARPOINTPERC => {
+                let minmov = c.filler_minmov;
+                let mut parts = Num::Int(1);
+                if minmov.truthy() {
+                    parts = high.minus(low)?.plus(minmov)?.floordiv(minmov)?;
+                }
+                let alloc_vol = volume
+                    .over(parts)?
+                    .times(c.filler_perc)?
+                    .floordiv(Num::Float(100.0))?;
+                Ok(py_min(&[alloc_vol, order.remsize.absolute()?]))
+            }
+            _ => {
+                let size = cx
+                    .hooks
+                    .filler(order.oref, price, ago)
+                    .map_err(|_| CoreError::Hook)?;
+                match size {
+                    Value::Int(v) => Ok(Num::Int(v)),
+                    Value::Float(v) => Ok(Num::Float(v)),
+                    Value::BigInt { .. } => Err(fail(
+                        What::FillerResult,
+                        "size",
+                        size.to_err(),
+                        crate::validate::REASON_TOO_LARGE,
+                        Some(Origin::FillerResult),
+                    )),
+                    _ => Err(fail(
+                        What::FillerResult,
+                        "size",
+                        size.to_err(),
+                        "not a number",
+                        Some(Origin::FillerResult),
+                    )),
+                }
+            }
+        }
+    }
+
+    #[allow(
+        clippy::too_many_lines,
+        reason = "BackBroker._execute, kept in one piece to compare line by line"
+    )]
     fn execute(
         &mut self,
-        oref: u64,
-        dt: Num,
-        price: Num,
-        records: &mut Vec<Record>,
+        idx: usize,
+        ago: i32,
+        price: Option<Num>,
+        cx: &mut Ctx<'_, '_>,
+        dtcoc: Option<Num>,
     ) -> Result<(), CoreError> {
-        let mut order = *self.orders.get(&oref).ok_or(MISSING_ORDER)?;
-        let size = order.remsize;
-        let comm = *self.comm.get(&order.data).ok_or(MISSING_COMM)?;
-        let shortcash = self.shortcash;
-        let position = self.positions.setdefault(order.data);
+        let Some(price) = price else {
+            return Ok(());
+        };
+        let size = if self.config.filler == FILLER_NONE {
+            self.orders[idx].remsize
+        } else {
+            let size = self.fill_size(idx, price, ago, cx)?;
+            if self.orders[idx].isbuy {
+                size
+            } else {
+                size.negated()?
+            }
+        };
+        let data = self.orders[idx].data;
+        let comm = self.comm_of(data)?;
+        // data.compensate(other): the position (and the opening commission) are other's
+        let pdata = comm.spec.compensate.unwrap_or(data);
+        let cinfocomp = self.comm_of(pdata)?;
+        let slot = self.position_slot(pdata, cx.records);
+        let shortcash = self.config.shortcash;
+        let h = &mut *cx.hooks;
+        let position = *self.positions.at(slot).1;
         let pprice_orig = position.price;
         let (psize, pprice, mut opened, closed) = position.fresh_clone().update(size, price)?;
-        let pnl = comm.profitandloss(closed.negated()?, pprice_orig, price)?;
+        let pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
         let mut cash = self.cash;
 
         let closedvalue;
-        let closedcomm;
+        let mut closedcomm;
         if closed.truthy() {
             closedvalue = if shortcash {
-                comm.getvaluesize(closed.negated()?, pprice_orig)?
+                comm.getvaluesize(h, closed.negated()?, pprice_orig)?
             } else {
-                comm.getoperationcost(closed, pprice_orig)?
+                comm.getoperationcost(h, closed, pprice_orig)?
             };
             let mut closecash = closedvalue;
             if closedvalue.gt(ZERO) {
-                closecash = closecash.over(comm.leverage)?;
+                closecash = closecash.over(comm.get_leverage(h)?)?;
             }
             // cash += closecash + pnl * comm.stocklike
-            cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.stocklike))?)?)?;
-            closedcomm = comm.getcommission(closed, price)?;
+            cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.spec.stocklike))?)?)?;
+            closedcomm = comm.getcommission(h, closed, price)?;
             cash = cash.minus(closedcomm)?;
-            cash = cash.plus(comm.cashadjust(closed.negated()?, position.adjbase, price)?)?;
+            let adjbase = self.positions.at(slot).1.adjbase;
+            cash = cash.plus(comm.cashadjust(h, closed.negated()?, adjbase, price)?)?;
             self.cash = cash;
         } else {
             closedvalue = FZERO;
@@ -472,16 +1103,16 @@ impl Core {
         let mut openedcomm;
         if opened.truthy() {
             openedvalue = if shortcash {
-                comm.getvaluesize(opened, price)?
+                comm.getvaluesize(h, opened, price)?
             } else {
-                comm.getoperationcost(opened, price)?
+                comm.getoperationcost(h, opened, price)?
             };
             let mut opencash = openedvalue;
             if openedvalue.gt(ZERO) {
-                opencash = opencash.over(comm.leverage)?;
+                opencash = opencash.over(comm.get_leverage(h)?)?;
             }
             cash = cash.minus(opencash)?;
-            openedcomm = comm.getcommission(opened, price)?;
+            openedcomm = cinfocomp.getcommission(h, opened, price)?;
             cash = cash.minus(openedcomm)?;
             if cash.lt(FZERO) {
                 opened = ZERO;
@@ -489,13 +1120,11 @@ impl Core {
                 openedcomm = FZERO;
             } else {
                 if psize.absolute()?.gt(opened.absolute()?) {
-                    cash = cash.plus(comm.cashadjust(
-                        psize.minus(opened)?,
-                        position.adjbase,
-                        price,
-                    )?)?;
+                    let adjbase = self.positions.at(slot).1.adjbase;
+                    cash =
+                        cash.plus(comm.cashadjust(h, psize.minus(opened)?, adjbase, price)?)?;
                 }
-                position.adjbase = Some(price);
+                self.positions.at_mut(slot).adjbase = Some(price);
                 self.cash = cash;
             }
         } else {
@@ -503,16 +1132,31 @@ impl Core {
             openedcomm = FZERO;
         }
 
-        let mut completed = false;
         let execsize = closed.plus(opened)?;
         if execsize.truthy() {
+            comm.confirmexec(h, execsize, price)?;
+            let pbar = cx.marks.get(pdata)?;
+            let position = self.positions.at_mut(slot);
             position.update(execsize, price)?;
+            position.dt = pbar.dt;
+            position.day = pbar.day;
+            let (position_size, position_price) = (position.size, position.price);
+            if closed.truthy() && self.config.int2pnl {
+                closedcomm = closedcomm.plus(self.d_credit.remove(&pdata).unwrap_or(FZERO))?;
+            }
+            let order = &mut self.orders[idx];
             order.remsize = order.remsize.minus(execsize)?;
             if !order.remsize.truthy() {
-                completed = true;
+                order.state = OrderState::Done;
+                order.completed = true;
             }
-            records.push(Record::Executed(Box::new(Execution {
-                oref,
+            let dt = match dtcoc {
+                Some(dt) => dt,
+                None if ago == 0 => pbar.dt,
+                None => pbar.pdt,
+            };
+            cx.records.push(Record::Executed(Box::new(Execution {
+                oref: order.oref,
                 dt,
                 size: execsize,
                 price,
@@ -525,37 +1169,40 @@ impl Core {
                 pnl,
                 psize,
                 pprice,
-                position_size: position.size,
-                position_price: position.price,
+                position_size,
+                position_price,
             })));
+            self.ococheck(idx, cx.records)?;
         }
 
         if popened.truthy() && !opened.truthy() {
-            completed = true;
-            records.push(Record::Margin { oref });
-        }
-        if completed {
-            self.finish(oref);
-        } else {
-            self.orders.insert(oref, order);
+            let order = &mut self.orders[idx];
+            order.state = OrderState::Done;
+            cx.records.push(Record::Margin { oref: order.oref });
+            self.ococheck(idx, cx.records)?;
+            self.bracketize(idx, cx.records, true)?;
         }
         Ok(())
     }
 
     // -- BackBroker._get_value ---------------------------------------------------------------
 
-    fn get_value<F>(
+    fn get_value(
         &mut self,
-        mark: F,
+        mark: &dyn Fn(usize) -> Result<Num, CoreError>,
         datas: Option<&[usize]>,
         lever: bool,
-    ) -> Result<Num, CoreError>
-    where
-        F: Fn(usize) -> Result<Num, CoreError>,
-    {
+        h: &mut dyn Hooks,
+    ) -> Result<Num, CoreError> {
         let mut pos_value = FZERO;
         let mut pos_value_unlever = FZERO;
         let mut unrealized = FZERO;
+
+        while let Some(c) = self.cash_addition.pop_front() {
+            self.fundshares = self.fundshares.plus(c.over(self.fundval)?)?;
+            self.cash = self.cash.plus(c)?;
+        }
+
         // `for data in datas or list(self.positions)`
         let count = match datas {
             Some(datas) if !datas.is_empty() => datas.len(),
@@ -565,43 +1212,56 @@ impl Core {
         for k in 0..count {
             let data = match datas {
                 Some(datas) if !datas.is_empty() => datas[k],
-                _ => self.positions.data_at(k),
+                _ => self.positions.at(k).0,
             };
-            let comm = self.comm.get(&data).ok_or(MISSING_COMM)?;
-            let position = self
+            let comm = self.comm_of(data)?;
+            let position = *self
                 .positions
                 .get(data)
                 .ok_or(CoreError::Internal("no position entry for a valued data"))?;
             let mark = mark(data)?;
-            let mut dvalue = if !self.shortcash {
-                comm.getvalue(position.size, position.price, mark)?
+            let mut dvalue = if !self.config.shortcash {
+                comm.getvalue(h, position.size, position.price, mark)?
             } else {
-                comm.getvaluesize(position.size, mark)?
+                comm.getvaluesize(h, position.size, mark)?
             };
-            let dunrealized = comm.profitandloss(position.size, position.price, mark)?;
+            let dunrealized = comm.profitandloss(h, position.size, position.price, mark)?;
             if single {
                 if lever && dvalue.gt(ZERO) {
                     dvalue = dvalue.minus(dunrealized)?;
-                    return dvalue.over(comm.leverage)?.plus(dunrealized);
+                    return dvalue.over(comm.get_leverage(h)?)?.plus(dunrealized);
                 }
                 return Ok(dvalue);
             }
-            if !self.shortcash {
+            if !self.config.shortcash {
                 dvalue = dvalue.absolute()?;
             }
             pos_value = pos_value.plus(dvalue)?;
             unrealized = unrealized.plus(dunrealized)?;
             if dvalue.gt(ZERO) {
                 dvalue = dvalue.minus(dunrealized)?;
-                pos_value_unlever = pos_value_unlever.plus(dvalue.over(comm.leverage)?)?;
+                pos_value_unlever = pos_value_unlever.plus(dvalue.over(comm.get_leverage(h)?)?)?;
                 pos_value_unlever = pos_value_unlever.plus(dunrealized)?;
             } else {
                 pos_value_unlever = pos_value_unlever.plus(dvalue)?;
             }
         }
 
-        self.value = self.cash.plus(pos_value_unlever)?;
-        self.fundval = self.value.over(self.fundshares)?;
+        match self.fundhist {
+            None => {
+                self.value = self.cash.plus(pos_value_unlever)?;
+                self.fundval = self.value.over(self.fundshares)?;
+            }
+            Some((fval, fvalue)) => {
+                self.value = fvalue;
+                self.cash = fvalue.minus(pos_value_unlever)?;
+                self.fundval = fval;
+                self.fundshares = fvalue.over(fval)?;
+                let lev = pos_value.over(pos_value_unlever.or(Num::Float(1.0)))?;
+                pos_value_unlever = fvalue;
+                pos_value = fvalue.times(lev)?;
+            }
+        }
         self.valuemkt = pos_value_unlever;
         self.valuelever = self.cash.plus(pos_value)?;
         self.valuemktlever = pos_value;

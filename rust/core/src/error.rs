@@ -94,6 +94,8 @@ pub enum Origin {
     Data(usize),
     /// Item `index` of the `closes` of a value request.
     Close(usize),
+    /// The object the user's filler callable returned last.
+    FillerResult,
 }
 
 /// An event, bar or argument the core refuses (Python: `CoreInputError(what, field, value,
@@ -145,6 +147,21 @@ pub enum CoreError {
         dividend: Num,
         /// The (zero) divisor.
         divisor: Num,
+        /// Floor division (`//`) rather than true division (`/`).
+        floor: bool,
+    },
+    /// A missing key (Python: `KeyError(key)`), e.g. a cancel of an order that a history event
+    /// of the same batch only announces.
+    KeyError(i128),
+    /// Python's `IndexError` (`pop from an empty deque`), where BackBroker's own code raises it.
+    IndexError(&'static str),
+    /// A user callable (filler or CommInfo override) raised: the caller that passed it holds
+    /// the exception.
+    Hook,
+    /// A user's CommInfo override returned something that is neither an `int` nor a `float`.
+    HookResult {
+        /// The overridden method.
+        method: &'static str,
     },
     /// An `int` result beyond the 128-bit range (Python would carry on with a big int).
     IntOverflow,
@@ -178,8 +195,19 @@ impl fmt::Display for CoreError {
             CoreError::Input(err) => err.fmt(f),
             CoreError::NoLen { bar } => write!(f, "bar #{bar} has no len()"),
             CoreError::IntToFloat(_) => f.write_str("int too large to convert to float"),
-            CoreError::ZeroDivision { dividend, divisor } => {
-                write!(f, "division by zero: {dividend} / {divisor}")
+            CoreError::ZeroDivision {
+                dividend,
+                divisor,
+                floor,
+            } => {
+                let op = if *floor { "//" } else { "/" };
+                write!(f, "division by zero: {dividend} {op} {divisor}")
+            }
+            CoreError::KeyError(key) => write!(f, "KeyError: {key}"),
+            CoreError::IndexError(why) => write!(f, "IndexError: {why}"),
+            CoreError::Hook => f.write_str("a user callback raised"),
+            CoreError::HookResult { method } => {
+                write!(f, "{method}() returned neither an int nor a float")
             }
             CoreError::IntOverflow => f.write_str("int result beyond the 128-bit range"),
             CoreError::BadSnapshot(why) => write!(f, "bad core snapshot: {why}"),

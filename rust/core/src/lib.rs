@@ -1,5 +1,6 @@
 //! Pure-Rust core of `bt_cracktrader`: Backtrader's `BackBroker` order matching and accounting
-//! for Market orders, bit for bit.
+//! (every execution type, OCO groups, brackets, volume fillers, credit interest, fund mode),
+//! bit for bit.
 //!
 //! This crate is the Rust twin of `bt_cracktrader/core/pycore.py` and implements the contract of
 //! `bt_cracktrader/core/contract.py`: [`Core::step`] takes a batch of [`Event`]s and one [`Bar`]
@@ -8,12 +9,15 @@
 //! types and the same bits as the Python core's.
 //!
 //! The `*_raw` entry points take dynamically typed input ([`RawItem`], [`Value`]) and validate it
-//! exactly as the Python core does; the Python bindings use them.
+//! exactly as the Python core does; the Python bindings use them. User code (a volume filler, a
+//! CommInfo subclass's overrides) is called back through the [`Hooks`] trait, which the
+//! bindings implement with Python callables: this crate has no Python dependency.
 
 mod comm;
 mod core;
 mod error;
 mod event;
+mod hooks;
 mod num;
 mod order;
 mod position;
@@ -21,14 +25,19 @@ mod snapshot;
 mod validate;
 mod value;
 
-pub use crate::comm::CommSpec;
+pub use crate::comm::{CommSpec, COMM_METHODS};
 pub use crate::core::Core;
 pub use crate::error::{CoreError, ErrValue, InputError, Origin};
 pub use crate::event::{
-    Bar, Event, Execution, Record, State, BAR_LENGTH, CONTRACT_VERSION, EVENT_LENGTHS, EVENT_NAMES,
-    EV_CANCEL, EV_CONFIG, EV_DATA, EV_POSITION, EV_SET_CASH, EV_SUBMIT, EXEC_MARKET, REC_ACCEPTED,
-    REC_EXECUTED, REC_MARGIN,
+    Bar, Config, Event, Execution, OrderSpec, Record, State, BAR_LENGTH, CONTRACT_VERSION,
+    EVENT_LENGTHS, EVENT_NAMES, EV_ADD_CASH, EV_CANCEL, EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY,
+    EV_POSITION, EV_SET_CASH, EV_SUBMIT, EXEC_CLOSE, EXEC_HISTORICAL, EXEC_LIMIT, EXEC_MARKET,
+    EXEC_STOP, EXEC_STOPLIMIT, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT, FILLER_BARPOINTPERC,
+    FILLER_CALLBACK, FILLER_FIXEDBARPERC, FILLER_FIXEDSIZE, FILLER_NONE, REC_ACCEPTED,
+    REC_ACTIVATED, REC_CANCELED, REC_EXECUTED, REC_EXPIRED, REC_MARGIN, REC_POSITION, REC_REJECTED,
+    REC_SUBMITTED, REC_TRAIL, REC_TRIGGERED,
 };
+pub use crate::hooks::{HookArg, HookFailed, Hooks, NoHooks};
 pub use crate::num::{Num, FZERO, ZERO};
 pub use crate::order::{Order, OrderState};
 pub use crate::position::Position;

@@ -153,6 +153,7 @@ impl Num {
         let zero_division = || CoreError::ZeroDivision {
             dividend: self,
             divisor: other,
+            floor: false,
         };
         match (self, other) {
             (Num::Int(_), Num::Int(0)) => Err(zero_division()),
@@ -163,6 +164,36 @@ impl Num {
                     return Err(zero_division());
                 }
                 Ok(Num::Float(a.to_f64() / divisor))
+            }
+        }
+    }
+
+    /// `a // b` (floor division): an `int` for two ints, else CPython's `float_floor_div`
+    /// (`_float_div_mod`) on the operands converted to `float`; a zero divisor raises
+    /// `ZeroDivisionError`.
+    pub fn floordiv(self, other: Num) -> Result<Num, CoreError> {
+        let zero_division = || CoreError::ZeroDivision {
+            dividend: self,
+            divisor: other,
+            floor: true,
+        };
+        match (self, other) {
+            (Num::Int(_), Num::Int(0)) => Err(zero_division()),
+            (Num::Int(a), Num::Int(b)) => {
+                let q = a.checked_div(b).ok_or_else(overflow)?;
+                // `a % b` cannot overflow once `a / b` did not
+                if a % b != 0 && ((a < 0) != (b < 0)) {
+                    Ok(Num::Int(q - 1))
+                } else {
+                    Ok(Num::Int(q))
+                }
+            }
+            (a, b) => {
+                let (vx, wx) = (a.to_f64(), b.to_f64());
+                if wx == 0.0 {
+                    return Err(zero_division());
+                }
+                Ok(Num::Float(float_floor_div(vx, wx)))
             }
         }
     }
@@ -226,6 +257,43 @@ impl Num {
     #[must_use]
     pub fn py_eq(self, other: Num) -> bool {
         self.py_cmp(other) == Some(Ordering::Equal)
+    }
+}
+
+/// `min(items)`: the first of the minimal items (an item replaces the current minimum only
+/// when it is strictly smaller, so a NaN first stays), keeping its type.
+#[must_use]
+pub fn py_min(items: &[Num]) -> Num {
+    let mut best = items[0];
+    for &item in &items[1..] {
+        if item.lt(best) {
+            best = item;
+        }
+    }
+    best
+}
+
+/// CPython's `_float_div_mod(vx, wx)` floor quotient (`wx != 0`).
+#[allow(
+    clippy::float_cmp,
+    reason = "a literal port of CPython's float floor division"
+)]
+fn float_floor_div(vx: f64, wx: f64) -> f64 {
+    // Rust's `%` on floats is C's `fmod`.
+    // (the remainder itself is not needed: only its sign adjusts the quotient)
+    let modulo = vx % wx;
+    let mut div = (vx - modulo) / wx;
+    if modulo != 0.0 && (wx < 0.0) != (modulo < 0.0) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let mut floordiv = div.floor();
+        if div - floordiv > 0.5 {
+            floordiv += 1.0;
+        }
+        floordiv
+    } else {
+        0.0_f64.copysign(vx / wx)
     }
 }
 
@@ -401,6 +469,40 @@ mod tests {
         assert!(f(f64::NAN).truthy());
         assert_eq!(f(0.0).or(f(1.0)), f(1.0));
         assert_eq!(f(2.0).or(f(1.0)), f(2.0));
+    }
+
+    #[test]
+    fn floor_division_follows_cpython() {
+        // Values from CPython 3.11.
+        assert_eq!(i(7).floordiv(i(2)).unwrap(), i(3));
+        assert_eq!(i(-7).floordiv(i(2)).unwrap(), i(-4));
+        assert_eq!(i(7).floordiv(i(-2)).unwrap(), i(-4));
+        assert_eq!(i(-8).floordiv(i(2)).unwrap(), i(-4));
+        assert_eq!(f(7.5).floordiv(i(2)).unwrap(), f(3.0));
+        assert_eq!(f(-7.5).floordiv(f(2.0)).unwrap(), f(-4.0));
+        assert_eq!(f(0.0).floordiv(f(-3.0)).unwrap(), f(-0.0));
+        assert_eq!(f(-0.0).floordiv(f(3.0)).unwrap(), f(-0.0));
+        assert_eq!(f(1.0).floordiv(f(0.1)).unwrap(), f(9.0));
+        assert_eq!(i(1).floordiv(f(0.1)).unwrap(), f(9.0));
+        assert_eq!(f(12345.0 * 3.7).floordiv(i(100)).unwrap(), f(456.0));
+        assert!(matches!(f(f64::INFINITY).floordiv(f(2.0)).unwrap(), Num::Float(v) if v.is_nan()));
+        assert!(matches!(
+            f(1.0).floordiv(i(0)),
+            Err(CoreError::ZeroDivision { floor: true, .. })
+        ));
+        assert!(matches!(
+            i(1).floordiv(i(0)),
+            Err(CoreError::ZeroDivision { floor: true, .. })
+        ));
+    }
+
+    #[test]
+    fn min_keeps_the_first_minimum_and_its_type() {
+        assert_eq!(py_min(&[f(3.0), i(3), i(5)]), f(3.0));
+        assert_eq!(py_min(&[i(3), f(3.0)]), i(3));
+        assert_eq!(py_min(&[f(4.0), i(3)]), i(3));
+        assert!(matches!(py_min(&[f(f64::NAN), i(3)]), Num::Float(v) if v.is_nan()));
+        assert_eq!(py_min(&[i(3), f(f64::NAN)]), i(3));
     }
 
     #[test]

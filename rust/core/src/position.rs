@@ -15,6 +15,10 @@ pub struct Position {
     pub price: Num,
     /// Price the futures cash adjustment was last made at (`None` until the first opening).
     pub adjbase: Option<Num>,
+    /// Date number of the last update (a fill or a credit interest charge).
+    pub dt: Num,
+    /// Date ordinal of the last update.
+    pub day: i128,
 }
 
 impl Default for Position {
@@ -31,10 +35,12 @@ impl Position {
             size,
             price: if size.truthy() { price } else { FZERO },
             adjbase: None,
+            dt: FZERO,
+            day: 0,
         }
     }
 
-    /// `position.clone()`: size and price only (no adjustment base).
+    /// `position.clone()`: size and price only (no adjustment base, no date).
     #[must_use]
     pub fn fresh_clone(&self) -> Self {
         Position::new(self.size, self.price)
@@ -83,51 +89,63 @@ impl Position {
     }
 }
 
-/// The positions by data, in the order their entries were created (a Python `dict`).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Positions {
-    entries: Vec<(usize, Position)>,
+/// A Python `dict` keyed by data: insertion-ordered (replacing a value keeps its place).
+#[derive(Clone, Debug)]
+pub(crate) struct DataMap<T> {
+    entries: Vec<(usize, T)>,
     slots: HashMap<usize, usize>,
 }
 
-impl Positions {
-    /// The position of `data`, if its entry exists.
+impl<T> Default for DataMap<T> {
+    fn default() -> Self {
+        DataMap {
+            entries: Vec::new(),
+            slots: HashMap::new(),
+        }
+    }
+}
+
+impl<T> DataMap<T> {
+    /// The value of `data`, if it has an entry.
     #[must_use]
-    pub fn get(&self, data: usize) -> Option<&Position> {
+    pub fn get(&self, data: usize) -> Option<&T> {
         self.slots.get(&data).map(|&slot| &self.entries[slot].1)
     }
 
-    /// `positions.setdefault(data, Position())`.
-    pub fn setdefault(&mut self, data: usize) -> &mut Position {
-        let slot = match self.slots.get(&data) {
-            Some(&slot) => slot,
+    /// `data in map`.
+    #[must_use]
+    pub fn contains(&self, data: usize) -> bool {
+        self.slots.contains_key(&data)
+    }
+
+    /// `map[data] = value` (a new entry goes last, an existing one keeps its place).
+    pub fn insert(&mut self, data: usize, value: T) {
+        match self.slots.get(&data) {
+            Some(&slot) => self.entries[slot].1 = value,
             None => {
-                self.entries.push((data, Position::default()));
+                self.entries.push((data, value));
                 self.slots.insert(data, self.entries.len() - 1);
-                self.entries.len() - 1
             }
-        };
-        &mut self.entries[slot].1
+        }
     }
 
     /// Add an entry (restoring a snapshot); `false` if `data` already has one.
-    pub fn insert_new(&mut self, data: usize, position: Position) -> bool {
+    pub fn insert_new(&mut self, data: usize, value: T) -> bool {
         if self.slots.contains_key(&data) {
             return false;
         }
-        self.entries.push((data, position));
-        self.slots.insert(data, self.entries.len() - 1);
+        self.insert(data, value);
         true
     }
 
-    /// The entries in creation order.
-    pub fn iter(&self) -> impl Iterator<Item = &(usize, Position)> {
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &(usize, T)> {
         self.entries.iter()
     }
 
-    /// The entries in creation order, mutable.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut (usize, Position)> {
-        self.entries.iter_mut()
+    /// The keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().map(|(d, _)| *d)
     }
 
     /// Number of entries.
@@ -136,12 +154,41 @@ impl Positions {
         self.entries.len()
     }
 
-    /// The data of entry `slot` (creation order).
+    /// The entry at `slot` (insertion order).
     #[must_use]
-    pub fn data_at(&self, slot: usize) -> usize {
-        self.entries[slot].0
+    pub fn at(&self, slot: usize) -> (usize, &T) {
+        let (data, value) = &self.entries[slot];
+        (*data, value)
+    }
+
+    /// The value at `slot`, mutable.
+    pub fn at_mut(&mut self, slot: usize) -> &mut T {
+        &mut self.entries[slot].1
     }
 }
+
+impl<T: Default> DataMap<T> {
+    /// `map.setdefault(data, T())`; returns the slot and whether it was created.
+    pub fn setdefault_slot(&mut self, data: usize) -> (usize, bool) {
+        match self.slots.get(&data) {
+            Some(&slot) => (slot, false),
+            None => {
+                self.entries.push((data, T::default()));
+                self.slots.insert(data, self.entries.len() - 1);
+                (self.entries.len() - 1, true)
+            }
+        }
+    }
+
+    /// `map.setdefault(data, T())`.
+    pub fn setdefault(&mut self, data: usize) -> &mut T {
+        let (slot, _) = self.setdefault_slot(data);
+        &mut self.entries[slot].1
+    }
+}
+
+/// The positions by data, in the order their entries were created.
+pub(crate) type Positions = DataMap<Position>;
 
 #[cfg(test)]
 mod tests {
@@ -186,7 +233,9 @@ mod tests {
             Position {
                 size: f(0.0),
                 price: f(0.0),
-                adjbase: None
+                adjbase: None,
+                dt: f(0.0),
+                day: 0,
             }
         );
     }
@@ -197,26 +246,26 @@ mod tests {
             size: i(0),
             price: f(3.0),
             adjbase: Some(f(2.0)),
+            dt: f(5.0),
+            day: 5,
         };
-        assert_eq!(
-            p.fresh_clone(),
-            Position {
-                size: i(0),
-                price: f(0.0),
-                adjbase: None
-            }
-        );
+        assert_eq!(p.fresh_clone(), Position::new(i(0), f(0.0)));
+        assert_eq!(p.fresh_clone().price, f(0.0));
         let q = Position {
             size: i(2),
             price: f(3.0),
             adjbase: Some(f(2.0)),
+            dt: f(5.0),
+            day: 5,
         };
         assert_eq!(
             q.fresh_clone(),
             Position {
                 size: i(2),
                 price: f(3.0),
-                adjbase: None
+                adjbase: None,
+                dt: f(0.0),
+                day: 0,
             }
         );
     }
@@ -227,7 +276,7 @@ mod tests {
         book.setdefault(3).size = i(1);
         book.setdefault(0);
         book.setdefault(3).size = i(2);
-        let order: Vec<usize> = book.iter().map(|(d, _)| *d).collect();
+        let order: Vec<usize> = book.keys().collect();
         assert_eq!(order, vec![3, 0]);
         assert_eq!(book.get(3).unwrap().size, i(2));
         assert!(book.get(1).is_none());

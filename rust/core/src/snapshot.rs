@@ -1,56 +1,73 @@
 //! `Snapshot`: the whole state of a [`Core`] as plain data, for pickling (`optstrategy` sends the
-//! broker to worker processes) and for tests.
+//! broker to worker processes) and for tests. Callables are never part of it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use crate::comm::CommSpec;
 use crate::core::Core;
 use crate::error::CoreError;
+use crate::event::{Config, OrderSpec, EXEC_HISTORICAL, FILLER_CALLBACK};
 use crate::num::Num;
-use crate::order::{Order, OrderState};
-use crate::position::{Position, Positions};
+use crate::order::Order;
+use crate::position::{DataMap, Position, Positions};
 
 /// Everything a [`Core`] holds. `Core::from_snapshot(core.snapshot())` is the same core.
+///
+/// Orders are listed in creation order; the queues and bracket groups name them by their index
+/// in that list (an order can sit twice in the pending queue, and two orders can share a
+/// reference when a history order reuses one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
-    /// `checksubmit`.
-    pub checksubmit: bool,
-    /// `shortcash`.
-    pub shortcash: bool,
+    /// The broker parameters.
+    pub config: Config,
     /// `cash, value, valuemkt, valuelever, valuemktlever, fundvalue, fundshares, leverage,
     /// unrealized`.
     pub figures: [Num; 9],
-    /// Commission scheme by data, sorted by data.
+    /// Commission scheme by data, in registration order.
     pub comm: Vec<(usize, CommSpec)>,
     /// Positions by data, in creation order.
     pub positions: Vec<(usize, Position)>,
-    /// Live orders, sorted by reference.
+    /// Every order, in creation order.
     pub orders: Vec<Order>,
-    /// References of completed orders, sorted.
-    pub done: Vec<u64>,
-    /// The submitted queue (references, front first).
-    pub submitted: Vec<u64>,
-    /// The pending queue (references, front first).
-    pub pending: Vec<u64>,
+    /// The submitted queue (order indices, front first).
+    pub submitted: Vec<usize>,
+    /// The pending queue (order indices, front first; `None` is a sentinel left by an
+    /// interrupted pass).
+    pub pending: Vec<Option<usize>>,
+    /// The orders to activate on the next bar.
+    pub toactivate: Vec<usize>,
+    /// Bracket groups by parent reference, sorted.
+    pub pchildren: Vec<(u64, Vec<usize>)>,
+    /// OCO group leader by order reference, sorted.
+    pub ocos: Vec<(u64, u64)>,
+    /// OCO group members by leader reference, sorted.
+    pub ocol: Vec<(u64, Vec<u64>)>,
+    /// Credit interest not yet assigned to a closing trade, by data, sorted.
+    pub d_credit: Vec<(usize, Num)>,
+    /// Cash additions not yet applied.
+    pub cash_addition: Vec<Num>,
+    /// History orders not yet accepted.
+    pub history: Vec<OrderSpec>,
+    /// The fund history row in force.
+    pub fundhist: Option<(Num, Num)>,
 }
 
 fn bad(why: impl Into<String>) -> CoreError {
     CoreError::BadSnapshot(why.into())
 }
 
+fn sorted<K: Ord + Copy, V: Clone>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+    let mut items: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
+    items.sort_unstable_by_key(|(k, _)| *k);
+    items
+}
+
 impl Core {
     /// The whole state as plain data.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let mut comm: Vec<(usize, CommSpec)> = self.comm.iter().map(|(d, c)| (*d, *c)).collect();
-        comm.sort_unstable_by_key(|(d, _)| *d);
-        let mut orders: Vec<Order> = self.orders.values().copied().collect();
-        orders.sort_unstable_by_key(|o| o.oref);
-        let mut done: Vec<u64> = self.done.iter().copied().collect();
-        done.sort_unstable();
         Snapshot {
-            checksubmit: self.checksubmit,
-            shortcash: self.shortcash,
+            config: self.config,
             figures: [
                 self.cash,
                 self.value,
@@ -62,99 +79,130 @@ impl Core {
                 self.leverage,
                 self.unrealized,
             ],
-            comm,
+            comm: self.comm.iter().copied().collect(),
             positions: self.positions.iter().copied().collect(),
-            orders,
-            done,
+            orders: self.orders.clone(),
             submitted: self.submitted.iter().copied().collect(),
             pending: self.pending.iter().copied().collect(),
+            toactivate: self.toactivate.iter().copied().collect(),
+            pchildren: sorted(&self.pchildren)
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
+            ocos: sorted(&self.ocos),
+            ocol: sorted(&self.ocol),
+            d_credit: sorted(&self.d_credit),
+            cash_addition: self.cash_addition.iter().copied().collect(),
+            history: self.history.clone(),
+            fundhist: self.fundhist,
         }
     }
 
-    /// A core from a snapshot, refused unless it is consistent (every order in exactly the
-    /// queue of its state, every data registered, every open position with an adjustment
-    /// base).
+    /// A core from a snapshot, refused unless it is consistent enough to run: every order index
+    /// within the order list, every data of an order, position or compensation registered.
     pub fn from_snapshot(snapshot: Snapshot) -> Result<Core, CoreError> {
         let Snapshot {
-            checksubmit,
-            shortcash,
+            config,
             figures,
             comm: comm_list,
             positions: position_list,
-            orders: order_list,
-            done: done_list,
+            orders,
             submitted,
             pending,
+            toactivate,
+            pchildren,
+            ocos,
+            ocol,
+            d_credit,
+            cash_addition,
+            history,
+            fundhist,
         } = snapshot;
 
-        let mut comm = HashMap::with_capacity(comm_list.len());
+        if config.filler > FILLER_CALLBACK {
+            return Err(bad("unknown filler"));
+        }
+        let mut comm = DataMap::default();
         for (data, spec) in comm_list {
             if !spec.leverage.gt(Num::Int(0)) {
                 return Err(bad(format!("data {data}: leverage not positive")));
             }
-            if comm.insert(data, spec).is_some() {
+            if spec.overrides >= 1 << 12 {
+                return Err(bad(format!("data {data}: unknown overrides")));
+            }
+            if !comm.insert_new(data, spec) {
                 return Err(bad(format!("data {data} registered twice")));
+            }
+        }
+        let registered = |data: usize| comm.contains(data);
+        for (data, spec) in comm.iter() {
+            if spec.compensate.is_some_and(|t| !registered(t)) {
+                return Err(bad(format!("data {data} compensates an unknown data")));
             }
         }
         let mut positions = Positions::default();
         for (data, position) in position_list {
-            if !comm.contains_key(&data) {
+            if !registered(data) {
                 return Err(bad(format!("position of unknown data {data}")));
-            }
-            if position.size.truthy() && position.adjbase.is_none() {
-                return Err(bad(format!("open position of data {data} without base")));
             }
             if !positions.insert_new(data, position) {
                 return Err(bad(format!("two positions for data {data}")));
             }
         }
-        let done: HashSet<u64> = done_list.iter().copied().collect();
-        if done.len() != done_list.len() {
-            return Err(bad("a completed order ref listed twice"));
-        }
-        let mut orders = HashMap::with_capacity(order_list.len());
-        for order in order_list {
-            if !comm.contains_key(&order.data) {
+        let mut by_ref = HashMap::with_capacity(orders.len());
+        for (idx, order) in orders.iter().enumerate() {
+            if !registered(order.data) {
                 return Err(bad(format!("order {} of unknown data", order.oref)));
             }
-            if done.contains(&order.oref) {
-                return Err(bad(format!("order {} both live and completed", order.oref)));
+            if order.exectype > EXEC_HISTORICAL {
+                return Err(bad(format!("order {}: unknown exectype", order.oref)));
             }
-            if orders.insert(order.oref, order).is_some() {
-                return Err(bad(format!("order {} listed twice", order.oref)));
+            by_ref.insert(order.oref, idx);
+        }
+        for spec in &history {
+            if !registered(spec.data) || spec.exectype > EXEC_HISTORICAL {
+                return Err(bad(format!("history order {} is invalid", spec.oref)));
             }
         }
-        let mut queued = HashSet::with_capacity(orders.len());
-        for (queue, state) in [
-            (&submitted, OrderState::Submitted),
-            (&pending, OrderState::Pending),
-        ] {
-            for oref in queue {
-                match orders.get(oref) {
-                    Some(order) if order.state == state => {}
-                    _ => return Err(bad(format!("queued order {oref} not live in that state"))),
-                }
-                if !queued.insert(*oref) {
-                    return Err(bad(format!("order {oref} queued twice")));
-                }
+        for (data, _) in &d_credit {
+            if !registered(*data) {
+                return Err(bad(format!("credit of unknown data {data}")));
             }
         }
-        if queued.len() != orders.len() {
-            return Err(bad("a live order in no queue"));
+        let in_range = |idx: &usize| *idx < orders.len();
+        if !submitted.iter().all(in_range)
+            || !pending.iter().flatten().all(in_range)
+            || !toactivate.iter().all(in_range)
+            || !pchildren.iter().all(|(_, pc)| pc.iter().all(in_range))
+        {
+            return Err(bad("an order index beyond the order list"));
+        }
+        if ocos.iter().any(|(oref, _)| !by_ref.contains_key(oref)) {
+            return Err(bad("an OCO entry of an unknown order"));
         }
 
         let [cash, value, valuemkt, valuelever, valuemktlever, fundval, fundshares, leverage, unrealized] =
             figures;
         Ok(Core {
-            checksubmit,
-            shortcash,
+            config,
+            d_credit: d_credit.into_iter().collect(),
+            cash_addition: VecDeque::from(cash_addition),
+            history,
+            fundhist,
             cash,
             comm,
             positions,
             orders,
-            done,
+            by_ref,
             submitted: VecDeque::from(submitted),
             pending: VecDeque::from(pending),
+            toactivate: VecDeque::from(toactivate),
+            pchildren: pchildren
+                .into_iter()
+                .map(|(k, v)| (k, VecDeque::from(v)))
+                .collect(),
+            ocos: ocos.into_iter().collect(),
+            ocol: ocol.into_iter().collect(),
             value,
             valuemkt,
             valuelever,

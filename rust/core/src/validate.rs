@@ -4,12 +4,13 @@
 
 use std::collections::HashSet;
 
-use crate::comm::CommSpec;
+use crate::comm::{CommSpec, COMM_METHODS};
 use crate::core::Core;
 use crate::error::{CoreError, ErrValue, Origin};
 use crate::event::{
-    Bar, Event, BAR_LENGTH, EVENT_LENGTHS, EVENT_NAMES, EV_CANCEL, EV_CONFIG, EV_DATA, EV_POSITION,
-    EV_SET_CASH, EV_SUBMIT,
+    Bar, Config, Event, OrderSpec, BAR_LENGTH, EVENT_LENGTHS, EVENT_NAMES, EV_ADD_CASH, EV_CANCEL,
+    EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY, EV_POSITION, EV_SET_CASH, EV_SUBMIT, EXEC_HISTORICAL,
+    EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT, FILLER_CALLBACK,
 };
 use crate::num::{Num, ZERO};
 use crate::value::{RawItem, Value};
@@ -27,6 +28,12 @@ pub(crate) enum What {
     Bar(usize),
     Bars,
     ValueRequest,
+    /// `data N` (its compensate target).
+    Data(usize),
+    /// `step` (a callable that is missing).
+    Step,
+    /// `filler result`.
+    FillerResult,
 }
 
 impl What {
@@ -38,6 +45,9 @@ impl What {
             What::Bar(i) => format!("bar #{i}"),
             What::Bars => "bars".to_owned(),
             What::ValueRequest => "value request".to_owned(),
+            What::Data(d) => format!("data {d}"),
+            What::Step => "step".to_owned(),
+            What::FillerResult => "filler result".to_owned(),
         }
     }
 }
@@ -128,8 +138,95 @@ fn is_number(value: Value) -> bool {
     )
 }
 
-/// `bar[1:]` field names.
-const BAR_FIELDS: [&str; 7] = ["dt", "open", "high", "low", "close", "volume", "mark"];
+/// `_number(what, field, value)`, then the Rust core's range.
+pub(crate) fn number(
+    what: What,
+    field: &str,
+    value: Value,
+    origin: Origin,
+) -> Result<Num, CoreError> {
+    match value {
+        Value::Int(v) => Ok(Num::Int(v)),
+        Value::Float(v) => Ok(Num::Float(v)),
+        Value::BigInt { .. } => Err(refuse(what, field, value, REASON_TOO_LARGE, origin)),
+        Value::None | Value::Bool(_) | Value::Other { .. } => {
+            Err(refuse(what, field, value, "not a number", origin))
+        }
+    }
+}
+
+/// `_ref_or_none(what, field, value)`: `Ok(None)` for `-1`, `Ok(Some(ref))` for a ref that
+/// fits (a larger one is never a known ref: `Some(u64::MAX)` with `big` set).
+fn ref_or_none(
+    what: What,
+    field: &str,
+    value: Value,
+    origin: Origin,
+) -> Result<RefOrNone, CoreError> {
+    match value {
+        Value::Int(-1) => Ok(RefOrNone::None),
+        Value::Int(v) if v >= 0 => Ok(u64::try_from(v).map_or(RefOrNone::Unknown, RefOrNone::Ref)),
+        Value::BigInt {
+            negative: false, ..
+        } => Ok(RefOrNone::Unknown),
+        _ => Err(refuse(what, field, value, "not an order ref or -1", origin)),
+    }
+}
+
+/// A valid `parent`/`oco`/`compensate` item.
+#[derive(Clone, Copy)]
+enum RefOrNone {
+    /// `-1`.
+    None,
+    /// A reference or index within `u64`.
+    Ref(u64),
+    /// A valid int no order or data can have.
+    Unknown,
+}
+
+/// `bar[1:]` field names (`contract.BAR_FIELDS`).
+const BAR_FIELDS: [&str; 14] = [
+    "dt", "open", "high", "low", "close", "mark", "volume", "rhigh", "rlow", "pdt", "phigh",
+    "plow", "pvolume", "day",
+];
+
+/// The refs the core knows plus those of the batch being validated (`_Known`).
+struct Known<'a> {
+    core: &'a Core,
+    new: HashSet<u64>,
+}
+
+impl Known<'_> {
+    fn contains(&self, oref: u64) -> bool {
+        self.core.knows_ref(oref) || self.new.contains(&oref)
+    }
+}
+
+/// The datas the core knows plus those of the batch (`datas`).
+struct Datas<'a> {
+    core: &'a Core,
+    new: Vec<usize>,
+}
+
+impl Datas<'_> {
+    fn contains(&self, data: usize) -> bool {
+        self.core.comm.contains(data) || self.new.contains(&data)
+    }
+
+    fn contains_index(&self, data: Option<u128>) -> Option<usize> {
+        data.and_then(|d| usize::try_from(d).ok())
+            .filter(|&d| self.contains(d))
+    }
+}
+
+/// The `compensate` item of a data, kept until the check after all events.
+#[derive(Clone, Copy)]
+struct Compensate {
+    data: usize,
+    target: RefOrNone,
+    /// The raw item and where it came from (`None` for a data the core already had).
+    raw: Option<(Value, Origin)>,
+}
 
 /// `PyCore._validate(events, bars)`; `bars` is `None` for `apply`.
 pub(crate) fn validate(
@@ -137,14 +234,25 @@ pub(crate) fn validate(
     events: &[RawItem],
     bars: Option<&[RawItem]>,
 ) -> Result<(Vec<Event>, Vec<Bar>), CoreError> {
-    // `datas`, `refs` and `known` of the Python core: the core's own sets plus this batch.
-    let mut new_datas: Vec<usize> = Vec::new();
-    let mut new_refs: HashSet<u64> = HashSet::new();
-    let mut cancelled: HashSet<u64> = HashSet::new();
-    let is_data = |data: Option<u128>, new_datas: &[usize]| {
-        data.and_then(|d| usize::try_from(d).ok())
-            .filter(|d| core.comm.contains_key(d) || new_datas.contains(d))
+    let mut datas = Datas {
+        core,
+        new: Vec::new(),
     };
+    let mut known = Known {
+        core,
+        new: HashSet::new(),
+    };
+    let mut compensate: Vec<Compensate> = core
+        .comm
+        .iter()
+        .map(|(data, spec)| Compensate {
+            data: *data,
+            target: spec
+                .compensate
+                .map_or(RefOrNone::None, |t| RefOrNone::Ref(t as u64)),
+            raw: None,
+        })
+        .collect();
 
     let mut out = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
@@ -176,7 +284,7 @@ pub(crate) fn validate(
                 ));
             }
         };
-        // 0 <= tag < 6
+        // 0 <= tag < 9
         let slot = tag.unsigned_abs() as usize;
         let what = What::Event(slot, i);
         if tuple_len != EVENT_LENGTHS[slot] {
@@ -206,7 +314,33 @@ pub(crate) fn validate(
                 if !leverage.gt(ZERO) {
                     return Err(refuse(what, "leverage", ev(8), "not positive", at(8)));
                 }
-                new_datas.push(data);
+                let creditrate = finite(what, "creditrate", ev(9), at(9))?;
+                let interest_long = flag(what, "interest_long", ev(10), at(10))?;
+                let overrides = match ev(11) {
+                    Value::Int(v) if (0..1_i128 << COMM_METHODS.len()).contains(&v) => v as u16,
+                    other => {
+                        return Err(refuse(
+                            what,
+                            "overrides",
+                            other,
+                            "not a bit set of COMM_METHODS",
+                            at(11),
+                        ))
+                    }
+                };
+                let target = ref_or_none(what, "compensate", ev(12), at(12))?;
+                if !datas.contains(data) {
+                    datas.new.push(data);
+                }
+                let entry = Compensate {
+                    data,
+                    target,
+                    raw: Some((ev(12), at(12))),
+                };
+                match compensate.iter_mut().find(|c| c.data == data) {
+                    Some(slot) => *slot = entry,
+                    None => compensate.push(entry),
+                }
                 Event::Data {
                     data,
                     comm: CommSpec {
@@ -217,44 +351,139 @@ pub(crate) fn validate(
                         margin,
                         automargin,
                         leverage,
+                        creditrate,
+                        interest_long,
+                        overrides,
+                        compensate: match target {
+                            RefOrNone::Ref(t) => usize::try_from(t).ok(),
+                            RefOrNone::None | RefOrNone::Unknown => None,
+                        },
                     },
                 }
             }
             EV_POSITION => {
                 let data = index(what, "data", ev(1), at(1))?;
-                let data = is_data(data, &new_datas)
+                let data = datas
+                    .contains_index(data)
                     .ok_or_else(|| refuse(what, "data", ev(1), "unknown data", at(1)))?;
                 Event::Position { data }
             }
-            EV_SUBMIT => validate_submit(core, what, tuple, i, &new_datas, &mut new_refs)?,
+            EV_SUBMIT | EV_HISTORY => {
+                let spec = validate_submit(what, tuple, i, &datas, &known)?;
+                if tag == EV_HISTORY
+                    && (spec.notified || spec.check || spec.parent.is_some() || spec.oco.is_some())
+                {
+                    return Err(refuse(
+                        what,
+                        "notified",
+                        ev(20),
+                        "a history order stands alone",
+                        at(20),
+                    ));
+                }
+                known.new.insert(spec.oref);
+                if tag == EV_SUBMIT {
+                    Event::Submit(spec)
+                } else {
+                    Event::History(spec)
+                }
+            }
             EV_CANCEL => {
                 let oref = index(what, "ref", ev(1), at(1))?;
                 let oref = oref
                     .and_then(|r| u64::try_from(r).ok())
-                    .filter(|r| {
-                        (core.orders.contains_key(r) || new_refs.contains(r))
-                            && !cancelled.contains(r)
-                    })
+                    .filter(|&r| known.contains(r))
                     .ok_or_else(|| refuse(what, "ref", ev(1), "unknown order ref", at(1)))?;
-                cancelled.insert(oref);
-                Event::Cancel { oref }
+                let notified = flag(what, "notified", ev(2), at(2))?;
+                Event::Cancel { oref, notified }
             }
-            EV_CONFIG => Event::Config {
-                checksubmit: flag(what, "checksubmit", ev(1), at(1))?,
-                shortcash: flag(what, "shortcash", ev(2), at(2))?,
-            },
+            EV_CONFIG => {
+                let checksubmit = flag(what, "checksubmit", ev(1), at(1))?;
+                let shortcash = flag(what, "shortcash", ev(2), at(2))?;
+                let coc = flag(what, "coc", ev(3), at(3))?;
+                let coo = flag(what, "coo", ev(4), at(4))?;
+                let slip_perc = finite(what, "slip_perc", ev(5), at(5))?;
+                let slip_fixed = finite(what, "slip_fixed", ev(6), at(6))?;
+                let slip_open = flag(what, "slip_open", ev(7), at(7))?;
+                let slip_match = flag(what, "slip_match", ev(8), at(8))?;
+                let slip_limit = flag(what, "slip_limit", ev(9), at(9))?;
+                let slip_out = flag(what, "slip_out", ev(10), at(10))?;
+                // `ev[11] not in range(FILLER_CALLBACK + 1) or isinstance(ev[11], bool)`
+                let filler = match ev(11) {
+                    Value::Int(v) if (0..=i128::from(FILLER_CALLBACK)).contains(&v) => {
+                        Some(v as u8)
+                    }
+                    // `k == v` for a float: exact (`1.0 in range(5)`, `-0.0 in range(5)`)
+                    Value::Float(v) => {
+                        (0..=FILLER_CALLBACK).find(|&k| Num::Int(k.into()).py_eq(Num::Float(v)))
+                    }
+                    Value::Other { eq_int } => eq_int.filter(|&k| k <= FILLER_CALLBACK),
+                    _ => None,
+                };
+                let Some(filler) = filler else {
+                    return Err(refuse(what, "filler", ev(11), "unknown filler", at(11)));
+                };
+                let filler_size = finite(what, "filler_size", ev(12), at(12))?;
+                let filler_perc = finite(what, "filler_perc", ev(13), at(13))?;
+                let filler_minmov = finite(what, "filler_minmov", ev(14), at(14))?;
+                let int2pnl = flag(what, "int2pnl", ev(15), at(15))?;
+                Event::Config(Config {
+                    checksubmit,
+                    shortcash,
+                    coc,
+                    coo,
+                    slip_perc,
+                    slip_fixed,
+                    slip_open,
+                    slip_match,
+                    slip_limit,
+                    slip_out,
+                    filler,
+                    filler_size,
+                    filler_perc,
+                    filler_minmov,
+                    int2pnl,
+                })
+            }
             EV_SET_CASH => Event::SetCash {
                 cash: finite(what, "cash", ev(1), at(1))?,
+            },
+            EV_ADD_CASH => Event::AddCash {
+                cash: finite(what, "cash", ev(1), at(1))?,
+            },
+            EV_FUND => Event::Fund {
+                fundvalue: number(what, "fundvalue", ev(1), at(1))?,
+                netvalue: number(what, "netvalue", ev(2), at(2))?,
             },
             _ => return Err(CoreError::Internal("event tag out of range")),
         };
         out.push(event);
     }
+    for comp in &compensate {
+        let known_target = match comp.target {
+            RefOrNone::None => true,
+            RefOrNone::Ref(t) => usize::try_from(t).is_ok_and(|t| datas.contains(t)),
+            RefOrNone::Unknown => false,
+        };
+        if !known_target {
+            let (value, origin) = match comp.raw {
+                Some((value, origin)) => (value.to_err(), Some(origin)),
+                None => (ErrValue::None, None),
+            };
+            return Err(fail(
+                What::Data(comp.data),
+                "compensate",
+                value,
+                "unknown data",
+                origin,
+            ));
+        }
+    }
 
     let Some(bars) = bars else {
         return Ok((out, Vec::new()));
     };
-    let mut registered: Vec<usize> = core.comm.keys().copied().chain(new_datas).collect();
+    let mut registered: Vec<usize> = core.comm.keys().chain(datas.new).collect();
     registered.sort_unstable();
     registered.dedup();
     let mut seen = vec![false; registered.len()];
@@ -296,16 +525,23 @@ pub(crate) fn validate(
                 ));
             }
         }
-        let mut nums = [ZERO; 7];
-        for (k, name) in BAR_FIELDS.iter().enumerate() {
+        let day = match bar.get(14) {
+            Value::Int(v) => Some(v),
+            Value::BigInt { .. } => None,
+            other => return Err(refuse(what, "day", other, "not an int", at(14))),
+        };
+        let mut nums = [ZERO; 13];
+        for (k, name) in BAR_FIELDS[..13].iter().enumerate() {
             nums[k] = match bar.get(k + 1) {
                 Value::Int(v) => Num::Int(v),
                 Value::Float(v) => Num::Float(v),
                 other => return Err(refuse(what, name, other, REASON_TOO_LARGE, at(k + 1))),
             };
         }
+        let day = day.ok_or_else(|| refuse(what, "day", bar.get(14), REASON_TOO_LARGE, at(14)))?;
         seen[slot] = true;
-        let [dt, open, high, low, close, volume, mark] = nums;
+        let [dt, open, high, low, close, mark, volume, rhigh, rlow, pdt, phigh, plow, pvolume] =
+            nums;
         out_bars.push(Bar {
             data: registered[slot],
             dt,
@@ -313,8 +549,15 @@ pub(crate) fn validate(
             high,
             low,
             close,
-            volume,
             mark,
+            volume,
+            rhigh,
+            rlow,
+            pdt,
+            phigh,
+            plow,
+            pvolume,
+            day,
         });
     }
     if let Some(slot) = seen.iter().position(|seen| !seen) {
@@ -329,30 +572,56 @@ pub(crate) fn validate(
     Ok((out, out_bars))
 }
 
+/// The checks of `price`/`pricelimit` of a submit event: a number, not NaN, infinite only
+/// for a trailing stop (which starts at +/-inf until its first adjustment).
+fn check_price(
+    what: What,
+    field: &str,
+    value: Value,
+    origin: Origin,
+    exectype: u8,
+) -> Result<(), CoreError> {
+    let trailing = exectype == EXEC_STOPTRAIL || exectype == EXEC_STOPTRAILLIMIT;
+    match value {
+        Value::Float(v) if v.is_nan() || (v.is_infinite() && !trailing) => {
+            Err(refuse(what, field, value, "not finite", origin))
+        }
+        Value::Int(_) | Value::Float(_) => Ok(()),
+        // `math.isnan(value)` converts an int to a float
+        Value::BigInt {
+            float_overflow: true,
+            ..
+        } => Err(CoreError::IntToFloat(origin)),
+        Value::BigInt { .. } => Ok(()),
+        Value::None | Value::Bool(_) | Value::Other { .. } => {
+            Err(refuse(what, field, value, "not a number", origin))
+        }
+    }
+}
+
 fn validate_submit(
-    core: &Core,
     what: What,
     tuple: &RawItem,
     i: usize,
-    new_datas: &[usize],
-    new_refs: &mut HashSet<u64>,
-) -> Result<Event, CoreError> {
+    datas: &Datas<'_>,
+    known: &Known<'_>,
+) -> Result<OrderSpec, CoreError> {
     let at = |item: usize| Origin::Event { index: i, item };
     let ev = |item: usize| tuple.get(item);
     let oref = index(what, "ref", ev(1), at(1))?;
     let oref = oref
         .and_then(|r| u64::try_from(r).ok())
         .ok_or_else(|| refuse(what, "ref", ev(1), REASON_TOO_LARGE, at(1)))?;
-    if core.orders.contains_key(&oref) || core.done.contains(&oref) || new_refs.contains(&oref) {
+    if known.contains(oref) {
         return Err(refuse(what, "ref", ev(1), "duplicate order ref", at(1)));
     }
     let data = index(what, "data", ev(2), at(2))?;
-    let data = data
-        .and_then(|d| usize::try_from(d).ok())
-        .filter(|d| core.comm.contains_key(d) || new_datas.contains(d))
+    let data = datas
+        .contains_index(data)
         .ok_or_else(|| refuse(what, "data", ev(2), "unknown data", at(2)))?;
-    let beyond = || refuse(what, "size", ev(3), "int beyond 2**53", at(3));
-    let size = match finite_or_big(what, "size", ev(3), at(3))? {
+    let isbuy = flag(what, "isbuy", ev(3), at(3))?;
+    let beyond = || refuse(what, "size", ev(4), "int beyond 2**53", at(4));
+    let size = match finite_or_big(what, "size", ev(4), at(4))? {
         Finite::Big => return Err(beyond()),
         Finite::Num(size) => {
             if size.is_int() && size.absolute()?.gt(Num::Int(1 << 53)) {
@@ -361,32 +630,68 @@ fn validate_submit(
             size
         }
     };
-    let price = finite(what, "price", ev(4), at(4))?;
-    let created_dt = finite(what, "created_dt", ev(5), at(5))?;
-    // `exectype != EXEC_MARKET` (0 == False == 0.0 == -0.0 in Python)
-    match ev(6) {
-        Value::Int(0) | Value::Bool(false) | Value::Other { eq_zero: true } => {}
-        // a float pattern compares with `==`: 0.0 and -0.0
-        Value::Float(0.0) => {}
-        other => {
-            return Err(refuse(
-                what,
-                "exectype",
-                other,
-                "unsupported exectype",
-                at(6),
-            ))
+    let exectype = match ev(5) {
+        Value::Int(v) if (0..=i128::from(EXEC_HISTORICAL)).contains(&v) => v as u8,
+        other => return Err(refuse(what, "exectype", other, "unknown exectype", at(5))),
+    };
+    check_price(what, "price", ev(6), at(6), exectype)?;
+    check_price(what, "pricelimit", ev(7), at(7), exectype)?;
+    let pclose = finite(what, "pclose", ev(8), at(8))?;
+    let created_dt = finite(what, "created_dt", ev(9), at(9))?;
+    let valid = finite(what, "valid", ev(10), at(10))?;
+    let dteos = finite(what, "dteos", ev(11), at(11))?;
+    let trailamount = finite(what, "trailamount", ev(12), at(12))?;
+    let trailpercent = finite(what, "trailpercent", ev(13), at(13))?;
+    let limitoffset = number(what, "limitoffset", ev(14), at(14))?;
+    let parent = match ref_or_none(what, "parent", ev(15), at(15))? {
+        RefOrNone::None => None,
+        RefOrNone::Ref(r) if known.contains(r) => Some(r),
+        RefOrNone::Ref(_) | RefOrNone::Unknown => {
+            return Err(refuse(what, "parent", ev(15), "unknown order ref", at(15)))
         }
+    };
+    let oco = match ref_or_none(what, "oco", ev(16), at(16))? {
+        RefOrNone::None => None,
+        RefOrNone::Ref(r) if known.contains(r) => Some(r),
+        RefOrNone::Ref(_) | RefOrNone::Unknown => {
+            return Err(refuse(what, "oco", ev(16), "unknown order ref", at(16)))
+        }
+    };
+    let transmit = flag(what, "transmit", ev(17), at(17))?;
+    let check = flag(what, "check", ev(18), at(18))?;
+    let coc = flag(what, "coc", ev(19), at(19))?;
+    let notified = flag(what, "notified", ev(20), at(20))?;
+    if notified && (parent.is_some() || !transmit) {
+        return Err(refuse(
+            what,
+            "notified",
+            ev(20),
+            "only for orders sent on their own",
+            at(20),
+        ));
     }
-    let check = flag(what, "check", ev(7), at(7))?;
-    new_refs.insert(oref);
-    Ok(Event::Submit {
+    let price = number(what, "price", ev(6), at(6))?;
+    let pricelimit = number(what, "pricelimit", ev(7), at(7))?;
+    Ok(OrderSpec {
         oref,
         data,
+        isbuy,
         size,
+        exectype,
         price,
+        pricelimit,
+        pclose,
         created_dt,
-        exectype: 0,
+        valid,
+        dteos,
+        trailamount,
+        trailpercent,
+        limitoffset,
+        parent,
+        oco,
+        transmit,
         check,
+        coc,
+        notified,
     })
 }

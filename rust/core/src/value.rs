@@ -5,7 +5,8 @@
 
 use crate::error::ErrValue;
 use crate::event::{
-    Bar, Event, EV_CANCEL, EV_CONFIG, EV_DATA, EV_POSITION, EV_SET_CASH, EV_SUBMIT,
+    Bar, Event, OrderSpec, EV_ADD_CASH, EV_CANCEL, EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY,
+    EV_POSITION, EV_SET_CASH, EV_SUBMIT,
 };
 use crate::num::Num;
 
@@ -29,8 +30,9 @@ pub enum Value {
     Float(f64),
     /// Any other object.
     Other {
-        /// `x == 0` (only consulted for the `exectype` of a submit event).
-        eq_zero: bool,
+        /// The first of `0..=4` the object equals (`x in range(5)`), only consulted for the
+        /// `filler` of a config event.
+        eq_int: Option<u8>,
     },
 }
 
@@ -58,8 +60,8 @@ impl From<Num> for Value {
     }
 }
 
-/// Items kept of a tuple: the longest contract tuple (`EV_DATA`) has 9.
-pub const MAX_ITEMS: usize = 9;
+/// Items kept of a tuple: the longest contract tuples (`EV_SUBMIT`, `EV_HISTORY`) have 21.
+pub const MAX_ITEMS: usize = 21;
 
 /// An event or a bar as passed: a `tuple` (or a subclass of it) with its length and its first
 /// [`MAX_ITEMS`] items (a longer tuple is refused for its length before any item beyond the tag
@@ -138,10 +140,40 @@ fn index_value(index: usize) -> Value {
     Value::Int(index as i128)
 }
 
+fn ref_value(oref: Option<u64>) -> Value {
+    oref.map_or(Value::Int(-1), |r| Value::Int(i128::from(r)))
+}
+
+fn order_values(tag: i128, o: &OrderSpec) -> Vec<Value> {
+    vec![
+        Value::Int(tag),
+        Value::Int(i128::from(o.oref)),
+        index_value(o.data),
+        Value::Bool(o.isbuy),
+        o.size.into(),
+        Value::Int(i128::from(o.exectype)),
+        o.price.into(),
+        o.pricelimit.into(),
+        o.pclose.into(),
+        o.created_dt.into(),
+        o.valid.into(),
+        o.dteos.into(),
+        o.trailamount.into(),
+        o.trailpercent.into(),
+        o.limitoffset.into(),
+        ref_value(o.parent),
+        ref_value(o.oco),
+        Value::Bool(o.transmit),
+        Value::Bool(o.check),
+        Value::Bool(o.coc),
+        Value::Bool(o.notified),
+    ]
+}
+
 impl From<&Event> for RawItem {
     fn from(event: &Event) -> Self {
-        let values: &[Value] = match *event {
-            Event::Data { data, comm } => &[
+        let values: Vec<Value> = match *event {
+            Event::Data { data, comm } => vec![
                 Value::Int(EV_DATA),
                 index_value(data),
                 Value::Bool(comm.stocklike),
@@ -151,38 +183,45 @@ impl From<&Event> for RawItem {
                 comm.margin.into(),
                 comm.automargin.into(),
                 comm.leverage.into(),
+                comm.creditrate.into(),
+                Value::Bool(comm.interest_long),
+                Value::Int(i128::from(comm.overrides)),
+                comm.compensate.map_or(Value::Int(-1), index_value),
             ],
-            Event::Position { data } => &[Value::Int(EV_POSITION), index_value(data)],
-            Event::Submit {
-                oref,
-                data,
-                size,
-                price,
-                created_dt,
-                exectype,
-                check,
-            } => &[
-                Value::Int(EV_SUBMIT),
+            Event::Position { data } => vec![Value::Int(EV_POSITION), index_value(data)],
+            Event::Submit(ref spec) => order_values(EV_SUBMIT, spec),
+            Event::History(ref spec) => order_values(EV_HISTORY, spec),
+            Event::Cancel { oref, notified } => vec![
+                Value::Int(EV_CANCEL),
                 Value::Int(i128::from(oref)),
-                index_value(data),
-                size.into(),
-                price.into(),
-                created_dt.into(),
-                Value::Int(i128::from(exectype)),
-                Value::Bool(check),
+                Value::Bool(notified),
             ],
-            Event::Cancel { oref } => &[Value::Int(EV_CANCEL), Value::Int(i128::from(oref))],
-            Event::Config {
-                checksubmit,
-                shortcash,
-            } => &[
+            Event::Config(c) => vec![
                 Value::Int(EV_CONFIG),
-                Value::Bool(checksubmit),
-                Value::Bool(shortcash),
+                Value::Bool(c.checksubmit),
+                Value::Bool(c.shortcash),
+                Value::Bool(c.coc),
+                Value::Bool(c.coo),
+                c.slip_perc.into(),
+                c.slip_fixed.into(),
+                Value::Bool(c.slip_open),
+                Value::Bool(c.slip_match),
+                Value::Bool(c.slip_limit),
+                Value::Bool(c.slip_out),
+                Value::Int(i128::from(c.filler)),
+                c.filler_size.into(),
+                c.filler_perc.into(),
+                c.filler_minmov.into(),
+                Value::Bool(c.int2pnl),
             ],
-            Event::SetCash { cash } => &[Value::Int(EV_SET_CASH), cash.into()],
+            Event::SetCash { cash } => vec![Value::Int(EV_SET_CASH), cash.into()],
+            Event::AddCash { cash } => vec![Value::Int(EV_ADD_CASH), cash.into()],
+            Event::Fund {
+                fundvalue,
+                netvalue,
+            } => vec![Value::Int(EV_FUND), fundvalue.into(), netvalue.into()],
         };
-        RawItem::from_values(values)
+        RawItem::from_values(&values)
     }
 }
 
@@ -195,8 +234,15 @@ impl From<&Bar> for RawItem {
             bar.high.into(),
             bar.low.into(),
             bar.close.into(),
-            bar.volume.into(),
             bar.mark.into(),
+            bar.volume.into(),
+            bar.rhigh.into(),
+            bar.rlow.into(),
+            bar.pdt.into(),
+            bar.phigh.into(),
+            bar.plow.into(),
+            bar.pvolume.into(),
+            Value::Int(bar.day),
         ])
     }
 }

@@ -3,53 +3,18 @@
 //! produce the same records, values, errors and states: floats bit for bit (sign of zero
 //! included), ints as ints and floats as floats.
 
+mod common;
+
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use cracktrader_core::{Core, CoreError, Num, RawItem, Record, State, Value, CONTRACT_VERSION};
+use common::{record_items, state_items, Item};
+use cracktrader_core::{Core, CoreError, NoHooks, RawItem, Value, CONTRACT_VERSION};
 use serde_json::Value as Json;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core")
-}
-
-/// One scalar of a record or state, compared by type and bits.
-#[derive(Clone, Copy)]
-enum Item {
-    Int(i128),
-    Float(f64),
-    Bool(bool),
-}
-
-impl PartialEq for Item {
-    fn eq(&self, other: &Self) -> bool {
-        match (*self, *other) {
-            (Item::Int(a), Item::Int(b)) => a == b,
-            (Item::Float(a), Item::Float(b)) => a.to_bits() == b.to_bits(),
-            (Item::Bool(a), Item::Bool(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Debug for Item {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Item::Int(v) => write!(f, "{v}"),
-            Item::Float(v) => write!(f, "{v:?}f"),
-            Item::Bool(v) => write!(f, "{v}"),
-        }
-    }
-}
-
-impl From<Num> for Item {
-    fn from(value: Num) -> Self {
-        match value {
-            Num::Int(v) => Item::Int(v),
-            Num::Float(v) => Item::Float(v),
-        }
-    }
 }
 
 fn json_item(json: &Json) -> Item {
@@ -84,9 +49,9 @@ fn json_value(json: &Json) -> Value {
         Json::Number(_) => match json_item(json) {
             Item::Int(v) => Value::Int(v),
             Item::Float(v) => Value::Float(v),
-            Item::Bool(v) => Value::Bool(v),
+            _ => Value::None,
         },
-        Json::String(_) | Json::Array(_) | Json::Object(_) => Value::Other { eq_zero: false },
+        Json::String(_) | Json::Array(_) | Json::Object(_) => Value::Other { eq_int: None },
     }
 }
 
@@ -99,54 +64,6 @@ fn raw_items(json: &Json) -> Vec<RawItem> {
             None => RawItem::not_tuple(None),
         })
         .collect()
-}
-
-fn record_items(record: &Record) -> Vec<Item> {
-    match record {
-        Record::Accepted { oref } => vec![Item::Int(0), Item::Int(i128::from(*oref))],
-        Record::Margin { oref } => vec![Item::Int(1), Item::Int(i128::from(*oref))],
-        Record::Executed(x) => {
-            let mut items = vec![Item::Int(2), Item::Int(i128::from(x.oref))];
-            items.extend(
-                [
-                    x.dt,
-                    x.size,
-                    x.price,
-                    x.closed,
-                    x.closedvalue,
-                    x.closedcomm,
-                    x.opened,
-                    x.openedvalue,
-                    x.openedcomm,
-                    x.pnl,
-                    x.psize,
-                    x.pprice,
-                    x.position_size,
-                    x.position_price,
-                ]
-                .map(Item::from),
-            );
-            items
-        }
-    }
-}
-
-fn state_items(state: &State) -> Vec<Item> {
-    let mut items: Vec<Item> = [
-        state.cash,
-        state.value,
-        state.valuemkt,
-        state.valuelever,
-        state.valuemktlever,
-        state.fundvalue,
-        state.fundshares,
-        state.leverage,
-        state.unrealized,
-    ]
-    .map(Item::from)
-    .to_vec();
-    items.push(Item::Bool(state.idle));
-    items
 }
 
 /// What a call returned: its records (`step`) and its value (`value_of`).
@@ -177,11 +94,15 @@ fn replay(path: &Path) -> Result<usize, String> {
         };
         let outcome: Result<Output, CoreError> = match kind {
             "step" => core
-                .step_raw(&raw_items(&call["events"]), &raw_items(&call["bars"]))
+                .step_raw(
+                    &raw_items(&call["events"]),
+                    &raw_items(&call["bars"]),
+                    &mut NoHooks,
+                )
                 .map(|records| (Some(records.iter().map(record_items).collect()), None)),
             "apply" => core
                 .apply_raw(&raw_items(&call["events"]))
-                .map(|()| (None, None)),
+                .map(|records| (Some(records.iter().map(record_items).collect()), None)),
             "value_of" => {
                 let list = |key: &str| -> Vec<Value> {
                     call[key]
@@ -192,7 +113,7 @@ fn replay(path: &Path) -> Result<usize, String> {
                         .collect()
                 };
                 let lever = call["lever"].as_bool().expect("lever");
-                core.value_of_raw(&list("datas"), &list("closes"), lever)
+                core.value_of_raw(&list("datas"), &list("closes"), lever, &mut NoHooks)
                     .map(|value| (None, Some(Item::from(value))))
             }
             other => return Err(format!("call #{i}: unknown call {other:?}")),
