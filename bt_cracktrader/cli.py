@@ -371,8 +371,20 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
+_WORKER_LAUNCHER = (
+    "import sys\n"
+    "if not getattr(sys.flags, 'safe_path', False):\n"
+    "    del sys.path[0]\n"
+    "from bt_cracktrader.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
+    # the worker imports the very package this process imported
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     # identical hash seeds: iteration order of sets of str must not make runs differ
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("PYTHONIOENCODING", "utf-8")
@@ -381,7 +393,10 @@ def _worker_env() -> dict[str, str]:
 
 def _run_worker(broker: str, script: str, args: Sequence[str], workdir: str) -> Outcome:
     record_file = os.path.join(workdir, f"{broker}.json")
-    cmd = [sys.executable, "-m", "bt_cracktrader", "run", "--backend", broker]
+    # "python -m" would put the working directory first on sys.path: run from a project that
+    # holds a bt_cracktrader/ folder (this repository), the worker would import that instead of
+    # the package this process runs. The launcher drops it and imports what we imported.
+    cmd = [sys.executable, "-c", _WORKER_LAUNCHER, "run", "--backend", broker]
     cmd += ["--_record-to", record_file, "--", script, *args]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, env=_worker_env(), check=False)
