@@ -211,7 +211,7 @@ VALIDITY = {
 }
 
 
-@pytest.mark.parametrize("runmode", ["preload_runonce", "nopreload"])
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("valid", list(VALIDITY))
 def test_validity_and_expiry(backend: str, valid: str, runmode: str) -> None:
     v = VALIDITY[valid]
@@ -337,7 +337,8 @@ def test_oco_and_brackets(backend: str, case: str, runmode: str) -> None:
 
 
 @pytest.mark.parametrize("shortcash", [True, False])
-def test_bracket_with_exclusive_child_margin(backend: str, shortcash: bool) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_bracket_with_exclusive_child_margin(backend: str, shortcash: bool, runmode: str) -> None:
     script = {
         2: [
             (
@@ -351,10 +352,11 @@ def test_bracket_with_exclusive_child_margin(backend: str, shortcash: bool) -> N
             )
         ]
     }
-    _check(backend, "preload_runonce", script, params={"cash": 60.0, "shortcash": shortcash})
+    _check(backend, runmode, script, params={"cash": 60.0, "shortcash": shortcash})
 
 
-def test_partially_filled_parent_keeps_children_inactive(backend: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_partially_filled_parent_keeps_children_inactive(backend: str, runmode: str) -> None:
     script = {
         2: [
             (
@@ -372,7 +374,7 @@ def test_partially_filled_parent_keeps_children_inactive(backend: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.set_filler(bt.broker.fillers.FixedSize(size=3))
 
-    rec = _check(backend, "preload_runonce", script, setup=setup)
+    rec = _check(backend, runmode, script, setup=setup)
     assert "Partial" in _statuses(rec)
 
 
@@ -438,9 +440,10 @@ SLIPPAGE = {
 
 
 @pytest.mark.parametrize("case", list(SLIPPAGE))
-def test_slippage_on_every_exectype(backend: str, case: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_slippage_on_every_exectype(backend: str, case: str, runmode: str) -> None:
     params, setup = SLIPPAGE[case]
-    _check(backend, "preload_runonce", ALL_TYPES, params={"cash": 50000.0, **params}, setup=setup)
+    _check(backend, runmode, ALL_TYPES, params={"cash": 50000.0, **params}, setup=setup)
 
 
 # -- fillers ----------------------------------------------------------------------------------
@@ -457,7 +460,7 @@ FILLERS: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize("runmode", ["preload_runonce", "nopreload"])
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("case", list(FILLERS))
 def test_fillers(backend: str, case: str, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
@@ -485,7 +488,8 @@ def test_fillers(backend: str, case: str, runmode: str) -> None:
 
 # -- cancel, notifications, several datas ------------------------------------------------------
 @pytest.mark.parametrize("checksubmit", [True, False])
-def test_cancel_in_every_state(backend: str, checksubmit: bool) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_cancel_in_every_state(backend: str, checksubmit: bool, runmode: str) -> None:
     def setup(broker: bt.BrokerBase) -> None:
         broker.set_filler(bt.broker.fillers.FixedSize(size=2))
 
@@ -498,16 +502,17 @@ def test_cancel_in_every_state(backend: str, checksubmit: bool) -> None:
         3: [("cancel", {"ref": 0}), ("cancel", {"ref": 1})],  # accepted / partially filled
         5: [("cancel", {"ref": 1})],  # already cancelled
     }
-    _check(backend, "preload_runonce", script, setup=setup, params={"checksubmit": checksubmit})
+    _check(backend, runmode, script, setup=setup, params={"checksubmit": checksubmit})
 
 
+@pytest.mark.parametrize("runmode", list(RUNMODES))
 @pytest.mark.parametrize("quicknotify", [True, False])
-def test_quicknotify(backend: str, quicknotify: bool) -> None:
+def test_quicknotify(backend: str, quicknotify: bool, runmode: str) -> None:
     script = {
         2: [_buy(size=5), _sell(size=2, exectype=Ord.Limit, price=("rel", 1.01))],
         4: [("close", {})],
     }
-    _check(backend, "preload_next", script, cerebro_kwargs={"quicknotify": quicknotify})
+    _check(backend, runmode, script, cerebro_kwargs={"quicknotify": quicknotify})
 
 
 @pytest.mark.parametrize("runmode", list(RUNMODES))
@@ -528,9 +533,11 @@ def test_daily_and_resampled_weekly(backend: str, runmode: str) -> None:
     _check(backend, runmode, script, resample=True)
 
 
-@pytest.mark.parametrize("runmode", ["preload_runonce", "nopreload"])
-def test_intraday_close_orders(backend: str, runmode: str) -> None:
-    """5-minute bars: Close orders fill at the session's last close (ago=-1)."""
+@pytest.mark.parametrize("eosbar", [False, True])
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_intraday_close_orders(backend: str, runmode: str, eosbar: bool) -> None:
+    """5-minute bars: Close orders fill at the session's last close (ago=-1); ``eosbar``
+    changes nothing, in BackBroker as here."""
     script = {
         5: [_buy(size=2, exectype=Ord.Close)],
         60: [
@@ -539,19 +546,18 @@ def test_intraday_close_orders(backend: str, runmode: str) -> None:
         ],
         150: [("close", {})],
     }
-    rec = _check(backend, runmode, script, datas=("2006-min-005.txt",))
+    rec = _check(backend, runmode, script, datas=("2006-min-005.txt",), params={"eosbar": eosbar})
     assert "Completed" in _statuses(rec)
 
 
-def test_datas_without_a_bar_this_cycle(backend: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_datas_without_a_bar_this_cycle(backend: str, runmode: str) -> None:
     """Two daily feeds with different calendars: orders on the data that did not advance."""
     script = {
         3: [_buy(size=2, data=1), _buy(size=1, data=1, exectype=Ord.Limit, price=("rel", 0.99))],
         8: [("close", {"data": 1}), _sell(size=1, data=0)],
     }
-    _check(
-        backend, "preload_runonce", script, datas=("2006-day-001.txt", "2006-volume-day-001.txt")
-    )
+    _check(backend, runmode, script, datas=("2006-day-001.txt", "2006-volume-day-001.txt"))
 
 
 # -- quirks pinned one by one (docs/compat.md) --------------------------------------------------
@@ -609,14 +615,13 @@ QUIRKS: dict[str, tuple[dict[int, list[Any]], dict[str, Any], Any]] = {
 
 
 @pytest.mark.parametrize("case", list(QUIRKS))
-def test_quirk(backend: str, case: str) -> None:
+@pytest.mark.parametrize("runmode", list(RUNMODES))
+def test_quirk(backend: str, case: str, runmode: str) -> None:
     script, params, setup = QUIRKS[case]
     if case == "Q35_size_zero_order":
         # Strategy.buy(size=0) returns None; BackBroker.buy(size=0) creates the order
         script = {2: [("broker_buy_zero", {})]}
-    rec = _check(
-        backend, "preload_runonce", script, params=params, setup=setup, strategy=_QuirkStrategy
-    )
+    rec = _check(backend, runmode, script, params=params, setup=setup, strategy=_QuirkStrategy)
     statuses = _statuses(rec)
     for status in QUIRK_SHOWS.get(case, ()):
         assert status in statuses, f"{case}: the quirk did not show ({statuses})"
