@@ -166,6 +166,8 @@ def _configure_replay(parser: argparse.ArgumentParser) -> None:
 def cmd_replay(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import jsonschema
+
     from .core import load_core
     from .core.replay import RecordingCore, load, replay
 
@@ -173,6 +175,11 @@ def cmd_replay(ns: argparse.Namespace) -> int:
         recording = load(Path(ns.log))
     except (OSError, ValueError) as exc:
         print(f"{PROG} replay: cannot read {ns.log}: {exc}", file=sys.stderr)
+        return 2
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        print(f"{PROG} replay: {ns.log} is not a valid recording at {where}: {exc.message}",
+              file=sys.stderr)  # fmt: skip
         return 2
     core_cls, _ = load_core(ns.backend)
     out = open(ns.out, "w") if ns.out else None  # noqa: SIM115 - closed below

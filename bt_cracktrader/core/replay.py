@@ -137,9 +137,24 @@ def _line(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":")) + "\n"
 
 
-def load(path: Path) -> dict[str, Any]:
+#: The JSON Schema (draft 2020-12) of a recording, written by scripts/make_contract_schema.py.
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "recording.schema.json"
+
+
+def validate_recording(data: dict[str, Any]) -> None:
+    """Check a recording against the contract's JSON Schema (``jsonschema.ValidationError``
+    names the first offending call, event or record). Used at the replay boundary and in
+    tests, never in the hot path."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def load(path: Path, validate: bool = True) -> dict[str, Any]:
     """A recording: a golden fixture (one JSON document) or a replay log (JSON lines: a header
-    with ``contract_version`` and ``init``, then one line per call)."""
+    with ``contract_version`` and ``init``, then one line per call), checked against the
+    contract's JSON Schema unless ``validate`` is False."""
     path = Path(path)
     text = path.read_text()
     if path.suffix == ".jsonl":
@@ -153,6 +168,8 @@ def load(path: Path) -> dict[str, Any]:
         raise ValueError(
             f"{path}: contract_version {data.get('contract_version')!r} != {CONTRACT_VERSION}"
         )
+    if validate:
+        validate_recording(data)
     return data
 
 
