@@ -10,15 +10,19 @@ import os
 from typing import Any
 
 from .contract import CONTRACT_VERSION, CoreInputError
+from .ledger import LedgerInvariantError, PyLedger
 from .pycore import PyCore
 
 __all__ = [
     "BACKENDS",
     "CONTRACT_VERSION",
     "CoreInputError",
+    "LedgerInvariantError",
     "PyCore",
+    "PyLedger",
     "RustBackendUnavailable",
     "load_core",
+    "load_ledger",
     "rust_core",
 ]
 
@@ -70,3 +74,19 @@ def load_core(backend: str | None = None) -> tuple[Any, str]:
     except RustBackendUnavailable as exc:
         logger.warning("backend 'auto' falls back to the Python core: %s", exc)
         return PyCore, "python"
+
+
+def load_ledger(backend: str | None = None) -> tuple[Any, str]:
+    """Resolve a backend name to ``(execution ledger class, backend name)``, as ``load_core``
+    does: ``PyLedger`` or the Rust ``RustLedger``."""
+    core, name = load_core(backend)
+    if name == "python":
+        return PyLedger, name
+    from .. import _rust
+
+    ledger = getattr(_rust, "RustLedger", None)
+    if ledger is None:  # an extension built before the ledger existed
+        raise RustBackendUnavailable(
+            f"the Rust extension at {_rust.__file__} has no RustLedger (a stale build); {BUILD_HINT}"
+        )
+    return ledger, name
