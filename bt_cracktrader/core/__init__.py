@@ -87,6 +87,7 @@ def load_ledger(backend: str | None = None) -> tuple[Any, str]:
     ledger = getattr(_rust, "RustLedger", None)
     if ledger is None:  # an extension built before the ledger existed
         raise RustBackendUnavailable(
-            f"the Rust extension at {_rust.__file__} has no RustLedger (a stale build); {BUILD_HINT}"
+            f"the Rust extension at {_rust.__file__} has no RustLedger (a stale build); "
+            f"{BUILD_HINT}"
         )
     return ledger, name
