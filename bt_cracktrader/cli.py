@@ -181,6 +181,8 @@ def cmd_replay(ns: argparse.Namespace) -> int:
         print(f"{PROG} replay: {ns.log} is not a valid recording at {where}: {exc.message}",
               file=sys.stderr)  # fmt: skip
         return 2
+    if "ledger_version" in recording:
+        return _replay_ledger_log(ns, recording)
     core_cls, _ = load_core(ns.backend)
     out = open(ns.out, "w") if ns.out else None  # noqa: SIM115 - closed below
     try:
@@ -198,6 +200,29 @@ def cmd_replay(ns: argparse.Namespace) -> int:
         if out is not None:
             out.close()
     print(f"{ns.log}: {_plural(calls, 'call')} replayed, records and state identical")
+    return 0
+
+
+def _replay_ledger_log(ns: argparse.Namespace, recording: dict[str, Any]) -> int:
+    from .core import load_ledger
+    from .core.replay import RecordingLedger, replay_ledger
+
+    ledger_cls, _ = load_ledger(ns.backend)
+    out = open(ns.out, "w") if ns.out else None  # noqa: SIM115 - closed below
+    try:
+
+        def recording_ledger(cash: Any, fee_rate: Any, strict: Any) -> Any:
+            inner = ledger_cls(cash, fee_rate, strict)
+            return RecordingLedger(inner, cash, fee_rate, strict, sink=out)
+
+        batches = replay_ledger(recording, recording_ledger if out is not None else ledger_cls)
+    except AssertionError as exc:
+        print(f"{ns.log}: DIFFERS: {exc}")
+        return 1
+    finally:
+        if out is not None:
+            out.close()
+    print(f"{ns.log}: {_plural(batches, 'batch')} replayed, records and state identical")
     return 0
 
 
@@ -375,7 +400,9 @@ class Outcome:
 def _plural(n: int, word: str) -> str:
     if n == 1:
         return f"1 {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+    if word.endswith("y"):
+        return f"{n} {word[:-1]}ies"
+    return f"{n} {word}es" if word.endswith(("ch", "sh", "s", "x")) else f"{n} {word}s"
 
 
 _WORKER_LAUNCHER = (

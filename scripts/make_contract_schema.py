@@ -352,6 +352,7 @@ def ledger_schema() -> dict[str, Any]:
             _object({"events": {"type": "array"}, "error": error}),
         ]
     }
+    # a replay log has only the version, init and the batches
     top = _object(
         {
             "ledger_version": {"const": lg.LEDGER_VERSION},
@@ -363,6 +364,7 @@ def ledger_schema() -> dict[str, Any]:
             "state": {"$ref": "#/$defs/state"},
         }
     )
+    top["required"] = ["ledger_version", "init", "batches"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://bt-cracktrader/ledger-v{lg.LEDGER_VERSION}/ledger.schema.json",

@@ -107,8 +107,15 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], list[list[Event]]]] = {
             [report(4, None, "open", 0.25, order_id="B77", cost=7500.4, fee=7.5004)],
             [
                 report(
-                    5, None, "open", 0.3, order_id="B77", cost=9000.7, last_price=30006.0,
-                    last_size=0.05, fee=9.0007,
+                    5,
+                    None,
+                    "open",
+                    0.3,
+                    order_id="B77",
+                    cost=9000.7,
+                    last_price=30006.0,
+                    last_size=0.05,
+                    fee=9.0007,
                 )  # fmt: skip
             ],
             [report(6, "s1", "closed", 0.5, order_id="B77", average=30001.2, fee=15.0006)],
