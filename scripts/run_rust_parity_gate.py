@@ -116,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the generators import the installed package too
     checks = ["make_core_fixtures.py", "make_ledger_fixtures.py", "make_contract_schema.py"]
     check_script = "; ".join(
-        f"r |= subprocess.run([sys.executable, {str(ROOT / 'scripts' / s)!r}, '--check']).returncode"
-        for s in checks
+        f"r |= subprocess.run([sys.executable, {str(ROOT / 'scripts' / name)!r}, '--check'])"
+        ".returncode"
+        for name in checks
     )
     step(
         "fixtures-current",
