@@ -27,7 +27,7 @@ import backtrader as bt
 from .core import ENV_VAR as BACKEND_ENV_VAR
 from .core import RustBackendUnavailable, rust_core
 from .record import first_difference
-from .runner import BROKER_CHOICES, resolve_backend, run_script
+from .runner import BROKER_CHOICES, resolve_backend, run_script, save_plots
 
 __all__ = ["COMPARE_BROKERS", "build_parser", "main"]
 
@@ -111,6 +111,18 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
         "--show-output",
         action="store_true",
         help="with --compare: also print what the script printed in the reference run",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        default=None,
+        help="save a plot of each run (cerebro.plot()) to this PNG file (several runs: "
+        "NAME-1.png, NAME-2.png, ...)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is only drawn on a terminal anyway)",
     )
     # internal: a --compare worker process writes its recorded runs (JSON) to this file
     parser.add_argument("--_record-to", dest="record_to", help=argparse.SUPPRESS)
@@ -350,9 +362,24 @@ def cmd_run(ns: argparse.Namespace) -> int:
             print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
     records: list[dict[str, Any]] | None = [] if ns.record_to else None
     complete = False
+    cerebros: list[Any] | None = [] if ns.plot else None
     try:
-        code = run_script(script, ns.args, backend=backend, records=records)
+        code = run_script(
+            script,
+            ns.args,
+            backend=backend,
+            records=records,
+            progress=not ns.no_progress and not ns.record_to,
+            cerebros=cerebros,
+        )
         complete = True
+        if cerebros is not None:
+            if not cerebros:
+                print(f"{PROG} run: --plot: the script ran no cerebro", file=sys.stderr)
+                code = code or 1
+            else:
+                for out in save_plots(cerebros, ns.plot):
+                    print(f"{PROG}: plot saved to {out}", file=sys.stderr)
     except Exception as exc:
         _print_script_error(exc, script)
         code = 1
