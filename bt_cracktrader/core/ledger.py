@@ -863,7 +863,8 @@ def _check_snapshot(snapshot: object) -> None:
 
 
 # Type-only kinds of snapshot items (a restored state is taken as it is, only its types are
-# checked): any int, any number, None or any number, an order status.
+# checked, and that its ints are below INT_LIMIT in magnitude): any int, any number, None or any
+# number, an order status.
 _ANY_INT, _ANY_NUM, _OPT_ANY_NUM, _STATE = range(13, 17)
 
 #: Fields of the items of a snapshot's lists, in validation order.
@@ -915,6 +916,9 @@ def _check_snapshot_items(snapshot: dict[str, Any]) -> None:
                         )
                 else:
                     _check_field("snapshot", name, kind, value)
+                if kind in (_ANY_INT, _ANY_NUM, _OPT_ANY_NUM) and isinstance(value, int):
+                    if not -INT_LIMIT < value < INT_LIMIT:
+                        raise CoreInputError("snapshot", name, value, "out of range")
             if key == "orders" and item["exectype"] == "limit" and item["price"] is None:
                 raise CoreInputError(
                     "snapshot", f"{where}.price", None, "a limit order needs a price"

@@ -288,6 +288,9 @@ def capture() -> Any:
         lg.setLevel(level)
 
 
+OUTCOMES: dict[str, int] = {}
+
+
 def run_stream(seed: int, capture: Any) -> None:
     handler, loggers = capture
     stream = Stream(seed)
@@ -303,7 +306,15 @@ def run_stream(seed: int, capture: Any) -> None:
     assert repr(rs) == repr(py).replace("PyLedger", "RustLedger")
     for _ in range(rnd.randint(5, 40)):
         events = stream.batch()
-        same_outcome(outcome(py.apply, events), outcome(rs.apply, events))
+        got = outcome(py.apply, events)
+        same_outcome(got, outcome(rs.apply, events))
+        # (a LedgerInvariantError is possible: ledger.py's strict check refuses a float
+        # order whose simulated fill of the remainder rounds `filled` above `size`)
+        kind = type(got[1]).__name__ if got[0] == "error" else "ok"
+        OUTCOMES[kind] = OUTCOMES.get(kind, 0) + 1
+        for rec in got[1] if got[0] == "ok" else []:
+            name = rec["category"] if rec["kind"] == "diagnostic" else rec["kind"]
+            OUTCOMES[name] = OUTCOMES.get(name, 0) + 1
         same_ledgers(py, rs, stream.names)
         r = rnd.random()
         if r < 0.05:
@@ -322,6 +333,14 @@ def run_stream(seed: int, capture: Any) -> None:
 def test_random_streams(capture: Any) -> None:
     for seed in range(STREAMS):
         run_stream(seed, capture)
+    # the streams reach every kind of outcome
+    wanted = {
+        "ok", "CoreInputError", "transition", "fill", "notification", "cancel_pending",
+        "duplicate_report", "stale_report", "unknown_order", "terminal_order",
+        "illegal_transition", "overfill", "inconsistent_report", "closed_short",
+        "implied_accept", "late_fill",
+    }  # fmt: skip
+    assert not wanted - set(OUTCOMES), (sorted(wanted - set(OUTCOMES)), OUTCOMES)
 
 
 # --- snapshots -----------------------------------------------------------------------------------
@@ -389,6 +408,7 @@ def test_strict_mode_reports_a_broken_restored_state() -> None:
     )
     snap = led.snapshot()
     snap["orders"][0]["filled"] = 5
+    snap["orders"][0]["status"] = "Accepted"
     bar = [{"type": "bar", "seq": 2, "data": 1, "ts": 1, "open": 1, "high": 1, "low": 1, "close": 1}]
     py, rs = PyLedger.restore(snap), RustLedger.restore(snap)
     same_outcome(outcome(py.apply, bar), outcome(rs.apply, bar))
@@ -407,8 +427,6 @@ def test_unknown_snapshot_version_is_refused() -> None:
 def test_api() -> None:
     assert RustLedger.backend == "rust"
     assert PyLedger.backend == "python"
-    assert RustLedger.transitions() == {k: sorted(v, key=list(v).index) for k, v in
-                                        {s: list(t) for s, t in RustLedger.transitions().items()}.items()}
     assert {k: set(v) for k, v in RustLedger.transitions().items()} == {
         k: set(v) for k, v in TRANSITIONS.items()
     }
@@ -440,10 +458,14 @@ class open_matrix:
 
 def test_nothing_is_logged_when_disabled(monkeypatch: Any) -> None:
     logger = logging.getLogger("bt_cracktrader._rust")
-    monkeypatch.setattr(logger, "level", logging.CRITICAL)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     calls: list[Any] = []
     monkeypatch.setattr(logger, "log", lambda *a, **k: calls.append(a))
     monkeypatch.setattr(logger, "debug", lambda *a, **k: calls.append(a))
     led = RustLedger(100.0)
-    led.apply([{"type": "cancel_ack", "seq": 1, "order": "zz"}])
+    try:
+        led.apply([{"type": "cancel_ack", "seq": 1, "order": "zz"}])
+    finally:
+        logger.setLevel(level)
     assert calls == []

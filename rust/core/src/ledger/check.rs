@@ -265,11 +265,13 @@ pub fn check_field(kind: Kind, value: &LValue) -> Result<(), String> {
             LValue::Int(_) => Ok(()),
             _ => Err("not an int".to_owned()),
         },
-        Kind::AnyInt => match value {
+        Kind::AnyInt => match *value {
+            LValue::Int(v) if !(-INT_LIMIT < v && v < INT_LIMIT) => Err("out of range".to_owned()),
             LValue::Int(_) => Ok(()),
             _ => Err("not an int".to_owned()),
         },
-        Kind::AnyNum | Kind::OptAnyNum => match value {
+        Kind::AnyNum | Kind::OptAnyNum => match *value {
+            LValue::Int(v) if !(-INT_LIMIT < v && v < INT_LIMIT) => Err("out of range".to_owned()),
             LValue::Int(_) | LValue::Float(_) => Ok(()),
             _ => Err("not a number".to_owned()),
         },
