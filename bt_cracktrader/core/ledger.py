@@ -75,7 +75,9 @@ applied fills and fees make them, terminal statuses final, refused or duplicate 
 nothing.
 
 ``snapshot()`` is the whole state as JSON-able data (versioned: ``SNAPSHOT_VERSION``);
-``restore(snapshot)`` builds a ledger of either backend from it.
+``restore(snapshot)`` builds a ledger of either backend from it; a snapshot with a malformed
+layout or items of the wrong type (ints of ``INT_LIMIT`` or more in magnitude included) raises
+``CoreInputError`` (``what="snapshot"``, ``field`` e.g. ``"orders[0].status"``).
 """
 
 from __future__ import annotations

@@ -139,7 +139,16 @@ class Stream:
     def event(self) -> dict[str, Any]:
         rnd = self.rnd
         kind = rnd.choices(
-            ["submit", "accept", "reject", "cancel_request", "cancel_ack", "expire", "report", "bar"],
+            [
+                "submit",
+                "accept",
+                "reject",
+                "cancel_request",
+                "cancel_ack",
+                "expire",
+                "report",
+                "bar",
+            ],
             [4, 3, 1, 1, 1, 1, 6, 3],
         )[0]
         name = rnd.choice(self.names)
@@ -278,7 +287,10 @@ class Capture(logging.Handler):
 @pytest.fixture
 def capture() -> Any:
     handler = Capture()
-    loggers = [logging.getLogger("bt_cracktrader.core.ledger"), logging.getLogger("bt_cracktrader._rust")]
+    loggers = [
+        logging.getLogger("bt_cracktrader.core.ledger"),
+        logging.getLogger("bt_cracktrader._rust"),
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
@@ -402,14 +414,25 @@ def test_strict_mode_reports_a_broken_restored_state() -> None:
     led = PyLedger(1000.0, strict=True)
     led.apply(
         [
-            {"type": "submit", "seq": 1, "order": "a", "data": 0, "side": "buy", "size": 3,
-             "exectype": "market", "price": None, "sim": True},
+            {
+                "type": "submit",
+                "seq": 1,
+                "order": "a",
+                "data": 0,
+                "side": "buy",
+                "size": 3,
+                "exectype": "market",
+                "price": None,
+                "sim": True,
+            },
         ]
     )
     snap = led.snapshot()
     snap["orders"][0]["filled"] = 5
     snap["orders"][0]["status"] = "Accepted"
-    bar = [{"type": "bar", "seq": 2, "data": 1, "ts": 1, "open": 1, "high": 1, "low": 1, "close": 1}]
+    bar = [
+        {"type": "bar", "seq": 2, "data": 1, "ts": 1, "open": 1, "high": 1, "low": 1, "close": 1}
+    ]
     py, rs = PyLedger.restore(snap), RustLedger.restore(snap)
     same_outcome(outcome(py.apply, bar), outcome(rs.apply, bar))
     with pytest.raises(LedgerInvariantError, match="order a filled 5 of 3"):
@@ -449,7 +472,9 @@ class open_matrix:
     def __enter__(self) -> dict[str, Any]:
         from importlib import resources
 
-        text = resources.files("bt_cracktrader.core").joinpath("schema/transitions.json").read_text()
+        text = (
+            resources.files("bt_cracktrader.core").joinpath("schema/transitions.json").read_text()
+        )
         return json.loads(text)  # type: ignore[no-any-return]
 
     def __exit__(self, *exc: object) -> None:
