@@ -273,44 +273,26 @@ class Stream:
         return events
 
 
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: dict[str, list[tuple[str, int, str]]] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.setdefault(record.name, []).append(
-            (getattr(record, "category", "?"), record.levelno, record.getMessage())
-        )
+LOGGERS = ("bt_cracktrader.core.ledger", "bt_cracktrader._rust")
 
 
-@pytest.fixture
-def capture() -> Any:
-    handler = Capture()
-    loggers = [
-        logging.getLogger("bt_cracktrader.core.ledger"),
-        logging.getLogger("bt_cracktrader._rust"),
+def logged(caplog: pytest.LogCaptureFixture, name: str) -> list[tuple[str, int, str]]:
+    return [
+        (getattr(r, "category", "?"), r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == name
     ]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-    yield handler, loggers
-    for lg, level in zip(loggers, levels):
-        lg.removeHandler(handler)
-        lg.setLevel(level)
 
 
 OUTCOMES: dict[str, int] = {}
 
 
-def run_stream(seed: int, capture: Any) -> None:
-    handler, loggers = capture
+def run_stream(seed: int, caplog: pytest.LogCaptureFixture) -> None:
     stream = Stream(seed)
     rnd = stream.rnd
     level = rnd.choice([logging.DEBUG, logging.INFO, logging.WARNING, logging.CRITICAL])
-    for lg in loggers:
-        lg.setLevel(level)
-    handler.seen.clear()
+    caplog.set_level(level, logger="bt_cracktrader")
+    caplog.clear()
     fee_rate = rnd.choice([0.0, 0.001, 0, 0.25])
     cash = rnd.choice([10000.0, 5000, 0.0])
     py = PyLedger(cash, fee_rate, strict=True)
@@ -337,20 +319,21 @@ def run_stream(seed: int, capture: Any) -> None:
             py, rs = PyLedger.restore(rs.snapshot()), RustLedger.restore(py.snapshot())
         same_ledgers(py, rs, stream.names)
     assert repr(rs) == repr(py).replace("PyLedger", "RustLedger")
-    py_log = handler.seen.get("bt_cracktrader.core.ledger", [])
-    rs_log = handler.seen.get("bt_cracktrader._rust", [])
+    py_log = logged(caplog, LOGGERS[0])
+    rs_log = logged(caplog, LOGGERS[1])
     assert py_log == rs_log
+    OUTCOMES["logged"] = OUTCOMES.get("logged", 0) + len(py_log)
 
 
-def test_random_streams(capture: Any) -> None:
+def test_random_streams(caplog: pytest.LogCaptureFixture) -> None:
     for seed in range(STREAMS):
-        run_stream(seed, capture)
+        run_stream(seed, caplog)
     # the streams reach every kind of outcome
     wanted = {
         "ok", "CoreInputError", "transition", "fill", "notification", "cancel_pending",
         "duplicate_report", "stale_report", "unknown_order", "terminal_order",
         "illegal_transition", "overfill", "inconsistent_report", "closed_short",
-        "implied_accept", "late_fill",
+        "implied_accept", "late_fill", "logged",
     }  # fmt: skip
     assert not wanted - set(OUTCOMES), (sorted(wanted - set(OUTCOMES)), OUTCOMES)
 

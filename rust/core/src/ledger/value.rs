@@ -211,8 +211,23 @@ pub fn float_repr(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
-    // Rust's `{:e}` gives the shortest round-tripping digits: "-1.2345e-7", "0e0".
-    let sci = format!("{v:e}");
+    // Rust's `{:e}` gives the shortest round-tripping digits ("-1.2345e-7", "0e0"); Python
+    // takes, among the strings of that length that round-trip, the one closest to the value:
+    // the correctly rounded one when it round-trips.
+    let shortest = format!("{v:e}");
+    let length = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.chars().filter(char::is_ascii_digit).count());
+    let closest = format!("{:.*e}", length.saturating_sub(1), v);
+    let sci = if closest
+        .parse::<f64>()
+        .is_ok_and(|c| c.to_bits() == v.to_bits())
+    {
+        closest
+    } else {
+        shortest
+    };
     let (negative, sci) = match sci.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, sci.as_str()),
@@ -304,6 +319,8 @@ mod tests {
             (-2.5e300, "-2.5e+300"),
             (1.0 / 3.0, "0.3333333333333333"),
             (5e-324, "5e-324"),
+            (1_760_485_316_806_258.2, "1760485316806258.2"),
+            (-669_542_770_550_635.2, "-669542770550635.2"),
         ];
         for (v, want) in cases {
             assert_eq!(float_repr(v), want);
