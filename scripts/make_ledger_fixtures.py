@@ -122,6 +122,18 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], list[list[Event]]]] = {
             [bar(7, 0, 60000.0, 30010.0, 30020.0, 29990.0, 29995.5)],
         ],
     ),
+    "float_cumulative_exact": (
+        "Float sizes: the ledger keeps the reported cumulative filled (0.1 then 0.45 of 0.45), "
+        "never 0.1 + (0.45 - 0.1) = 0.44999999999999996, so the order completes and the "
+        "repeated final report is a duplicate, not a phantom fill.",
+        {"cash": 100.0, "fee_rate": 0.0, "strict": True},
+        [
+            [submit(1, "q1", 0.45), simple("accept", 2, "q1")],
+            [report(3, "q1", "open", 0.1, average=2.0)],
+            [report(4, "q1", "closed", 0.45, average=2.0)],
+            [report(5, "q1", "closed", 0.45, average=2.0, key="again")],
+        ],
+    ),
     "duplicate_reports": (
         "The same report delivered twice (same key), then again under a new key with the same "
         "cumulative filled: both ignored at DEBUG, nothing counted twice.",

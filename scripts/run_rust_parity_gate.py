@@ -17,10 +17,12 @@ when any step fails):
 4. ``unit-engine`` and ``contracts-engine``: ``tests/unit/engine`` and ``tests/contracts/engine``
    (fixture parity, Python/Rust core parity, replay, differential fuzz with ``--fuzz-streams``
    streams, logging parity) on both backends, against the installed package.
-5. ``benchmark``: ``scripts/benchmark_engine_backends.py`` against the stored baseline
+5. ``examples``: the offline example gate (every script in ``examples/`` on both cores,
+   compared with BackBroker where that applies).
+6. ``benchmark``: ``scripts/benchmark_engine_backends.py`` against the stored baseline
    (``performance/baselines/baseline.json``) with the baseline's own settings
    (``--skip-benchmark`` skips it).
-6. ``integration`` (only with ``--with-integration``):
+7. ``integration`` (only with ``--with-integration``):
    ``tests/integration/core/test_engine_backend_integration.py --sandbox``.
 """
 
@@ -142,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     step("unit-engine", _pytest([ROOT / "tests" / "unit" / "engine"], workdir, env))
     step("contracts-engine", _pytest([ROOT / "tests" / "contracts" / "engine"], workdir, env))
+    examples = [ROOT / "compat_tests" / n for n in ("test_examples_gate.py",
+                                                    "test_backtrader_examples.py")]  # fmt: skip
+    step("examples", _pytest(examples, workdir, env))
 
     if args.skip_benchmark:
         step("benchmark", None, "--skip-benchmark")

@@ -605,7 +605,8 @@ class PyLedger:
                 self._learn_id(ev, o)
                 self.keys[key] = None
                 self._diag(records, ev, o.order, "late_fill")
-                self._fill(records, ev, o, delta, price, self._fee_delta(ev, o), ev["ts"])
+                fee = self._fee_delta(ev, o)
+                self._fill(records, ev, o, delta, filled, price, fee, ev["ts"])
                 self._notify(records, seq, o)
             else:
                 self._diag(records, ev, o.order, "terminal_order")
@@ -646,7 +647,8 @@ class PyLedger:
             self._diag(records, ev, o.order, "implied_accept")
             self._transition(records, seq, o, "Accepted", implied=True)
         if delta:
-            self._fill(records, ev, o, delta, price, self._fee_delta(ev, o), ev["ts"])
+            fee = self._fee_delta(ev, o)
+            self._fill(records, ev, o, delta, filled, price, fee, ev["ts"])
             self._transition(records, seq, o, "Completed" if filled == o.size else "Partial")
         if final != o.status:
             if short:
@@ -681,10 +683,13 @@ class PyLedger:
         ev: Mapping[str, Any],
         o: _LOrder,
         delta: Number,
+        filled: Number,
         price: float,
         fee: float,
         ts: Number | None,
     ) -> None:
+        # ``filled`` is the new cumulative filled as reported (a simulated fill: the size):
+        # ``o.filled + delta`` could differ from it in the last bit for float sizes
         signed = delta if o.side == "buy" else -delta
         pos = self.positions.get(o.data)
         if pos is None:
@@ -722,7 +727,7 @@ class PyLedger:
         pos[0] = size
         pos[1] = newprice
         self.cash = self.cash - signed * price - fee
-        o.filled = o.filled + delta
+        o.filled = filled
         if ev["type"] == "report" and ev["cost"] is not None:
             o.cost = float(ev["cost"])
         else:
@@ -767,7 +772,7 @@ class PyLedger:
             if price is not None:
                 delta = o.size - o.filled
                 fee = abs(delta * price) * self.fee_rate
-                self._fill(records, ev, o, delta, price, fee, ev["ts"])
+                self._fill(records, ev, o, delta, o.size, price, fee, ev["ts"])
                 self._transition(records, seq, o, "Completed")
                 changed = True
             if changed:
