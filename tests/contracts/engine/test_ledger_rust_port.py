@@ -302,8 +302,7 @@ def run_stream(seed: int, caplog: pytest.LogCaptureFixture) -> None:
         events = stream.batch()
         got = outcome(py.apply, events)
         same_outcome(got, outcome(rs.apply, events))
-        # (a LedgerInvariantError is possible: ledger.py's strict check refuses a float
-        # order whose simulated fill of the remainder rounds `filled` above `size`)
+        assert not isinstance(got[1], LedgerInvariantError), got
         kind = type(got[1]).__name__ if got[0] == "error" else "ok"
         OUTCOMES[kind] = OUTCOMES.get(kind, 0) + 1
         for rec in got[1] if got[0] == "ok" else []:

@@ -691,7 +691,15 @@ impl Ledger {
                 self.add_key(key);
                 Self::diag(records, ev, name, "late_fill");
                 let fee = self.fee_delta(ev, k)?;
-                self.fill(records, ev, k, delta, price, fee, field(ev, "ts").clone())?;
+                self.fill(
+                    records,
+                    ev,
+                    k,
+                    (delta, filled),
+                    price,
+                    fee,
+                    field(ev, "ts").clone(),
+                )?;
                 self.notify(records, seq, k)?;
             } else {
                 Self::diag(records, ev, name, "terminal_order");
@@ -747,7 +755,15 @@ impl Ledger {
         }
         if delta.truthy() {
             let fee = self.fee_delta(ev, k)?;
-            self.fill(records, ev, k, delta, price, fee, field(ev, "ts").clone())?;
+            self.fill(
+                records,
+                ev,
+                k,
+                (delta, filled),
+                price,
+                fee,
+                field(ev, "ts").clone(),
+            )?;
             let to = if filled.py_eq(self.orders[k].size) {
                 "Completed"
             } else {
@@ -803,12 +819,14 @@ impl Ledger {
     }
 
     #[allow(clippy::too_many_arguments, reason = "the signature of PyLedger._fill")]
+    /// `_fill`: `(delta, filled)` are the size of this fill and the new cumulative filled as
+    /// reported (a simulated fill: the size; `filled + delta` could differ in the last bit).
     fn fill(
         &mut self,
         records: &mut Records,
         ev: &LValue,
         k: usize,
-        delta: Num,
+        (delta, filled): (Num, Num),
         price: Num,
         fee: Num,
         ts: LValue,
@@ -863,7 +881,7 @@ impl Ledger {
         self.cash = self.cash.minus(signed.times(price)?)?.minus(fee)?;
         let is_report = str_of(ev, "type") == "report";
         let o = &mut self.orders[k];
-        o.filled = o.filled.plus(delta)?;
+        o.filled = filled;
         o.cost = match opt_num_of(ev, "cost") {
             Some(cost) if is_report => Num::Float(cost.to_f64()),
             _ => o.cost.plus(delta.times(price)?)?,
@@ -918,12 +936,20 @@ impl Ledger {
                 self.transition(records, seq, k, "Accepted", false);
             }
             if let Some(price) = self.sim_price(k, ev) {
-                let delta = {
+                let (delta, size) = {
                     let o = &self.orders[k];
-                    o.size.minus(o.filled)?
+                    (o.size.minus(o.filled)?, o.size)
                 };
                 let fee = delta.times(price)?.absolute()?.times(self.fee_rate)?;
-                self.fill(records, ev, k, delta, price, fee, field(ev, "ts").clone())?;
+                self.fill(
+                    records,
+                    ev,
+                    k,
+                    (delta, size),
+                    price,
+                    fee,
+                    field(ev, "ts").clone(),
+                )?;
                 self.transition(records, seq, k, "Completed", false);
                 changed = true;
             }
