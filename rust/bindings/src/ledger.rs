@@ -288,20 +288,19 @@ impl RustLedger {
 
     /// Apply a batch of events in `seq` order and return the records.
     fn apply<'py>(
-        &mut self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         events: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
         let raw = to_lvalue(events, EVENTS_DEPTH, true);
         let raw = match raw {
             // only a list or a tuple is a batch
             LValue::List(_) => raw,
             _ => LValue::Other,
         };
-        let records = self
-            .ledger
-            .apply(&raw)
-            .map_err(|err| to_py_err(py, err, events))?;
+        // (the borrow ends before logging: a log handler may look at the ledger)
+        let outcome = slf.borrow_mut().ledger.apply(&raw);
+        let records = outcome.map_err(|err| to_py_err(py, err, events))?;
         let out = records
             .iter()
             .map(|record| to_py(py, record))

@@ -476,3 +476,23 @@ def test_nothing_is_logged_when_disabled(monkeypatch: Any) -> None:
     finally:
         logger.setLevel(level)
     assert calls == []
+
+
+def test_a_log_handler_may_look_at_the_ledger() -> None:
+    seen: list[Any] = []
+    led = RustLedger(100.0)
+
+    class Peek(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(led.state()["cash"])
+
+    logger = logging.getLogger("bt_cracktrader._rust")
+    handler, level = Peek(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        led.apply([{"type": "cancel_ack", "seq": 1, "order": "zz"}])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == [100.0]
