@@ -5,7 +5,7 @@ Python API of ``bt_cracktrader.core.pycore.PyCore``: same arguments, same tuples
 stay ``int``), same ``CoreInputError`` messages, the user's callables called at the same points.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .core.contract import Bar, Event, Number, Record
@@ -51,3 +51,26 @@ class RustCore:
         """The broker figures, laid out as ``contract.STATE_FIELDS``."""
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: tuple[Any, ...]) -> None: ...
+
+class RustLedger:
+    """The execution ledger, in Rust: the twin of ``bt_cracktrader.core.ledger.PyLedger``
+    (same records, states, snapshots and errors; logs through ``bt_cracktrader._rust``)."""
+
+    backend: ClassVar[str]
+
+    def __init__(self, cash: Number, fee_rate: Number = 0.0, strict: bool = False) -> None: ...
+    def apply(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Apply a batch of events in ``seq`` order and return the records."""
+    def state(self) -> dict[str, Any]:
+        """Cash, value, positions and the client ids of the orders still alive."""
+    def order(self, order: str) -> dict[str, Any] | None:
+        """The order with client id ``order``, as in a snapshot, or None."""
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state, versioned, as JSON-able data."""
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any]) -> RustLedger:
+        """A ledger in the state ``snapshot`` (of either backend) describes."""
+    @staticmethod
+    def transitions() -> dict[str, list[str]]:
+        """The legal order-status transitions (``schema/transitions.json``)."""
+    def __reduce__(self) -> tuple[Any, ...]: ...

@@ -75,7 +75,9 @@ applied fills and fees make them, terminal statuses final, refused or duplicate 
 nothing.
 
 ``snapshot()`` is the whole state as JSON-able data (versioned: ``SNAPSHOT_VERSION``);
-``restore(snapshot)`` builds a ledger of either backend from it.
+``restore(snapshot)`` builds a ledger of either backend from it; a snapshot with a malformed
+layout or items of the wrong type (ints of ``INT_LIMIT`` or more in magnitude included) raises
+``CoreInputError`` (``what="snapshot"``, ``field`` e.g. ``"orders[0].status"``).
 """
 
 from __future__ import annotations
@@ -864,3 +866,70 @@ def _check_snapshot(snapshot: object) -> None:
     for key in ("orders", "positions", "marks", "keys"):
         if not isinstance(snapshot[key], list):
             raise CoreInputError("snapshot", key, snapshot[key], "not a list")
+    _check_snapshot_items(snapshot)
+
+
+# Type-only kinds of snapshot items (a restored state is taken as it is, only its types are
+# checked, and that its ints are below INT_LIMIT in magnitude): any int, any number, None or any
+# number, an order status.
+_ANY_INT, _ANY_NUM, _OPT_ANY_NUM, _STATE = range(13, 17)
+
+#: Fields of the items of a snapshot's lists, in validation order.
+_SNAPSHOT_ITEMS: dict[str, tuple[tuple[str, int], ...]] = {
+    "orders": (
+        ("order", _STR),
+        ("order_id", _OPT_STR),
+        ("data", _ANY_INT),
+        ("side", _SIDE),
+        ("size", _ANY_NUM),
+        ("exectype", _EXECTYPE),
+        ("price", _OPT_ANY_NUM),
+        ("sim", _BOOL),
+        ("status", _STATE),
+        ("filled", _ANY_NUM),
+        ("cost", _ANY_NUM),
+        ("fee", _ANY_NUM),
+        ("seq", _ANY_INT),
+        ("cancel_requested", _BOOL),
+    ),
+    "positions": (("data", _ANY_INT), ("size", _ANY_NUM), ("price", _ANY_NUM)),
+    "marks": (("data", _ANY_INT), ("price", _ANY_NUM)),
+}
+
+
+def _check_snapshot_items(snapshot: dict[str, Any]) -> None:
+    """The types of a snapshot's items: what both cores need to hold them (a malformed item
+    is a ``CoreInputError``, never a ``KeyError`` or ``TypeError`` later)."""
+    for key, fields in _SNAPSHOT_ITEMS.items():
+        for i, item in enumerate(snapshot[key]):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise CoreInputError("snapshot", where, item, "not a dict")
+            for field, kind in fields:
+                name = f"{where}.{field}"
+                if field not in item:
+                    raise CoreInputError("snapshot", name, None, "missing")
+                value = item[field]
+                if kind == _ANY_INT:
+                    if not isinstance(value, int) or isinstance(value, bool):
+                        raise CoreInputError("snapshot", name, value, "not an int")
+                elif kind in (_ANY_NUM, _OPT_ANY_NUM):
+                    if not (kind == _OPT_ANY_NUM and value is None) and not _is_number(value):
+                        raise CoreInputError("snapshot", name, value, "not a number")
+                elif kind == _STATE:
+                    if not isinstance(value, str) or value not in STATES:
+                        raise CoreInputError(
+                            "snapshot", name, value, "expected one of " + ", ".join(STATES)
+                        )
+                else:
+                    _check_field("snapshot", name, kind, value)
+                if kind in (_ANY_INT, _ANY_NUM, _OPT_ANY_NUM) and isinstance(value, int):
+                    if not -INT_LIMIT < value < INT_LIMIT:
+                        raise CoreInputError("snapshot", name, value, "out of range")
+            if key == "orders" and item["exectype"] == "limit" and item["price"] is None:
+                raise CoreInputError(
+                    "snapshot", f"{where}.price", None, "a limit order needs a price"
+                )
+    for i, key in enumerate(snapshot["keys"]):
+        if not isinstance(key, str):
+            raise CoreInputError("snapshot", f"keys[{i}]", key, "not a str")

@@ -25,6 +25,8 @@ use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 use std::cell::Cell;
 
+mod ledger;
+
 /// Version of the Rust core crate.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -1127,5 +1129,6 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add_class::<RustCore>()?;
+    m.add_class::<ledger::RustLedger>()?;
     Ok(())
 }

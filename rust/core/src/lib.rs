@@ -18,6 +18,7 @@ mod core;
 mod error;
 mod event;
 mod hooks;
+mod ledger;
 mod num;
 mod order;
 mod position;
@@ -38,6 +39,12 @@ pub use crate::event::{
     REC_SUBMITTED, REC_TRAIL, REC_TRIGGERED,
 };
 pub use crate::hooks::{HookArg, HookFailed, Hooks, NoHooks};
+pub use crate::ledger::{
+    category_level, float_repr, level_number, LValue, Ledger, LedgerError, LedgerInputError,
+    PathStep, CATEGORIES, LEDGER_VERSION, MATRIX_VERSION as LEDGER_MATRIX_VERSION,
+    SNAPSHOT_VERSION as LEDGER_SNAPSHOT_VERSION, STATES as LEDGER_STATES,
+    TERMINAL as LEDGER_TERMINAL, TRANSITIONS as LEDGER_TRANSITIONS,
+};
 pub use crate::num::{Num, FZERO, ZERO};
 pub use crate::order::{Order, OrderState};
 pub use crate::position::Position;
