@@ -342,8 +342,11 @@ def pycore_snapshot(core: PyCore) -> tuple[Any, ...]:
          c.creditrate, c.interest_long, c.overrides, c.compensate)
         for data, c in core.comm.items()
     )  # fmt: skip
+    # int(data): value_of creates a position under the key it is given (1.0 or True finds the
+    # comm scheme of data 1), where the Rust core keeps the data index
     positions = tuple(
-        (data, p.size, p.price, p.adjbase, p.dt, p.day) for data, p in core.positions.items()
+        (int(data), p.size, p.price, p.adjbase, p.dt, p.day)
+        for data, p in core.positions.items()
     )
     orders = tuple(
         (o.ref, o.data, o.isbuy, o.size, o.remsize, o.exectype, o.price, o.pricelimit, o.pclose,
@@ -365,7 +368,7 @@ def pycore_snapshot(core: PyCore) -> tuple[Any, ...]:
         tuple((ref, tuple(at[id(o)] for o in pc)) for ref, pc in groups),
         tuple(sorted(core.ocos.items())),
         tuple((ref, tuple(members)) for ref, members in sorted(core.ocol.items())),
-        tuple(sorted(core.d_credit.items())),
+        tuple(sorted((int(data), credit) for data, credit in core.d_credit.items())),
         tuple(core.cash_addition),
         tuple(tuple(ev[1:]) for ev in core.history),
         core.fundhist,

@@ -308,3 +308,17 @@ def test_an_order_replaced_by_a_history_order_is_kept_only_while_queued() -> Non
         outs = [_plain(t.step([(3, 1, False)], [bar_tuple(0, 9.0, 80, 81, 79, 80)])) for t in twins]
         assert all(_typed(out) == _typed(outs[0]) for out in outs)
         assert all(_exact(t.snapshot()) == _exact(twins[0].snapshot()) for t in twins)
+
+
+def test_positions_made_by_value_of_are_keyed_by_their_data_index() -> None:
+    """``value_of`` takes a data as given (``1.0`` or ``True`` finds data 1): the Python core's
+    position entry then has that key, the snapshot the index."""
+    cores = [load_core(b)[0]() for b in TARGETS]
+    for core in cores:
+        core.apply([data_event(0), data_event(1), data_event(2)])
+        core.value_of([1.0], [100.0], False)
+        core.value_of([True, 2], [100.0, 50.0], False)
+    snaps = [core.snapshot() for core in cores]
+    assert [p[0] for p in snaps[0][4]] == [1, 2]
+    assert all(type(p[0]) is int for p in snaps[0][4])
+    assert all(_exact(s) == _exact(snaps[0]) for s in snaps)
