@@ -116,14 +116,20 @@ def test_restore_mid_stream_on_either_backend_replays_the_rest_identically(
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
 def test_both_cores_write_the_same_snapshot_at_every_call(path: Path) -> None:
     fx = _load(path)
-    py, rs = _core("python", fx["init"]), _core("rust", fx["init"])
-    # repr of plain data is exact too (1 vs 1.0 vs True, -0.0, shortest round-trip floats,
-    # tuples vs lists) and much faster than _exact on thousands of orders per call
-    assert repr(py.snapshot()) == repr(rs.snapshot())
+    cores = [_core(backend, fx["init"]) for backend in TARGETS]
+
+    def same_snapshots(ctx: str) -> None:
+        # repr of plain data is exact too (1 vs 1.0 vs True, -0.0, shortest round-trip floats,
+        # tuples vs lists) and much faster than _exact on thousands of orders per call
+        snaps = [repr(core.snapshot()) for core in cores]
+        assert all(snap == snaps[0] for snap in snaps), ctx
+
+    same_snapshots(f"{path.stem}: new cores")
     for i, call in enumerate(fx["calls"]):
-        assert _typed(_call(py, call)) == _typed(_call(rs, call))
-        assert repr(py.snapshot()) == repr(rs.snapshot()), f"{path.stem}: call #{i}"
-    assert _exact(py.snapshot()) == _exact(rs.snapshot())
+        outs = [_typed(_call(core, call)) for core in cores]
+        assert all(out == _typed(_expected(call)) for out in outs), f"{path.stem}: call #{i}"
+        same_snapshots(f"{path.stem}: call #{i}")
+    assert all(_exact(core.snapshot()) == _exact(cores[0].snapshot()) for core in cores)
 
 
 def _busy(backend: str) -> Any:
