@@ -51,6 +51,14 @@ class RustCore:
         """The broker figures, laid out as ``contract.STATE_FIELDS``."""
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: tuple[Any, ...]) -> None: ...
+    def snapshot(self) -> tuple[Any, ...]:
+        """The whole state as a versioned tuple of plain data, laid out as
+        ``bt_cracktrader.core.snapshot.SNAPSHOT_FIELDS`` (what ``PyCore.snapshot()`` writes for
+        the same state)."""
+    @classmethod
+    def restore(cls, snapshot: object) -> RustCore:
+        """A core in the state ``snapshot`` (of either backend) describes; a bad snapshot or one
+        of another version raises ``CoreInputError("snapshot", ...)``, as ``PyCore.restore``."""
 
 class RustLedger:
     """The execution ledger, in Rust: the twin of ``bt_cracktrader.core.ledger.PyLedger``

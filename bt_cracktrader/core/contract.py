@@ -201,6 +201,12 @@ class Core(Protocol):
 
     def state(self) -> tuple[object, ...]: ...
 
+    def snapshot(self) -> tuple[Any, ...]:
+        """The whole state as versioned plain data (layout: ``snapshot.SNAPSHOT_FIELDS``), the
+        same for both cores; ``restore(snapshot)`` (a classmethod) builds a core of either class
+        from it."""
+        ...
+
 
 class CoreInputError(ValueError):
     """An event or bar the core refuses. The message names the item, the field and the value;

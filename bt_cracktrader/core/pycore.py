@@ -1308,3 +1308,25 @@ class PyCore:
         self.leverage = pos_value / (pos_value_unlever or 1.0)
         self.unrealized = unrealized
         return self.value if not lever else self.valuelever
+
+    # -- snapshots (layout in ``snapshot.py``, shared with the Rust core) ---------------------
+    def snapshot(self) -> tuple[Any, ...]:
+        """The whole state as a versioned tuple of plain data (``snapshot.SNAPSHOT_FIELDS``),
+        exactly as ``RustCore.snapshot()`` writes the same state."""
+        from .snapshot import pycore_snapshot
+
+        return pycore_snapshot(self)
+
+    @classmethod
+    def restore(cls, snapshot: object) -> PyCore:
+        """A core in the state ``snapshot`` (of either backend) describes; a bad snapshot or one
+        of another version raises ``CoreInputError("snapshot", ...)``."""
+        from .snapshot import pycore_restore
+
+        return pycore_restore(cls, snapshot)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickling (``optstrategy`` sends the broker to worker processes) through the snapshot
+        from .snapshot import restore_pycore
+
+        return (restore_pycore, (type(self), self.snapshot()))

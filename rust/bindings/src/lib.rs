@@ -17,11 +17,10 @@ use cracktrader_core::{
     OrderState, Origin, Position, RawItem, Record, Snapshot, State, Value, MAX_ITEMS,
 };
 use pyo3::exceptions::{
-    PyAssertionError, PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError,
-    PyZeroDivisionError,
+    PyAssertionError, PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyZeroDivisionError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
 use std::cell::Cell;
 
@@ -402,7 +401,7 @@ fn build_py_err(py: Python<'_>, err: CoreError, src: &Sources<'_, '_>) -> PyResu
             "{method}() of a CommInfo override returned neither an int nor a float"
         )),
         CoreError::IntOverflow => PyOverflowError::new_err(err.to_string()),
-        CoreError::BadSnapshot(_) => PyValueError::new_err(err.to_string()),
+        CoreError::BadSnapshot(_) => snapshot_error(py, &err.to_string()),
         CoreError::Internal(_) => PyAssertionError::new_err(err.to_string()),
     })
 }
@@ -650,8 +649,21 @@ fn snapshot_to_py<'py>(py: Python<'py>, snap: &Snapshot) -> PyResult<Bound<'py, 
     Ok(out.tuple()?.cast_into::<PyTuple>()?)
 }
 
+/// `CoreInputError("snapshot", "snapshot", None, reason)`: a snapshot the core cannot restore
+/// (the shared checker refuses every such snapshot first, with a precise field).
+fn snapshot_error(py: Python<'_>, reason: &str) -> PyErr {
+    let err = py
+        .import("bt_cracktrader.core.contract")
+        .and_then(|m| m.getattr("CoreInputError"))
+        .and_then(|cls| cls.call1(("snapshot", "snapshot", py.None(), reason)));
+    match err {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
 fn bad_state(why: &str) -> PyErr {
-    PyValueError::new_err(format!("invalid RustCore state: {why}"))
+    Python::attach(|py| snapshot_error(py, why))
 }
 
 fn num_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Num> {
@@ -1116,11 +1128,37 @@ impl RustCore {
     }
 
     fn __setstate__(&mut self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
-        let snapshot = snapshot_from_py(state)?;
-        self.core =
-            Core::from_snapshot(snapshot).map_err(|err| to_py_err(py, err, &Sources::default()))?;
+        self.core = core_from_py(py, state)?;
         Ok(())
     }
+
+    /// The whole state as a versioned tuple of plain data, laid out as
+    /// `bt_cracktrader.core.snapshot.SNAPSHOT_FIELDS` (what `PyCore.snapshot()` writes for the
+    /// same state).
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        snapshot_to_py(py, &self.core.snapshot())
+    }
+
+    /// A core in the state `snapshot` (of either backend) describes; a bad snapshot or one of
+    /// another version raises `CoreInputError("snapshot", ...)`, as `PyCore.restore` does.
+    #[classmethod]
+    fn restore(cls: &Bound<'_, PyType>, snapshot: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(RustCore {
+            core: core_from_py(cls.py(), snapshot)?,
+        })
+    }
+}
+
+/// A core from a snapshot (a tuple, or lists after JSON), checked first by the one checker
+/// both cores share (`bt_cracktrader.core.snapshot.check_snapshot`), so that both refuse a bad
+/// snapshot with the same `CoreInputError`.
+fn core_from_py(py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<Core> {
+    let checked = py
+        .import("bt_cracktrader.core.snapshot")?
+        .getattr("check_snapshot")?
+        .call1((state,))?;
+    let snapshot = snapshot_from_py(&checked)?;
+    Core::from_snapshot(snapshot).map_err(|err| to_py_err(py, err, &Sources::default()))
 }
 
 /// The `bt_cracktrader._rust` extension module.

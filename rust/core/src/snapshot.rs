@@ -13,9 +13,15 @@ use crate::position::{DataMap, Position, Positions};
 
 /// Everything a [`Core`] holds. `Core::from_snapshot(core.snapshot())` is the same core.
 ///
-/// Orders are listed in creation order; the queues and bracket groups name them by their index
-/// in that list (an order can sit twice in the pending queue, and two orders can share a
-/// reference when a history order reuses one).
+/// The queues and bracket groups name orders by their index in `orders` (an order can sit twice
+/// in the pending queue, and two orders can share a reference when a history order reuses one).
+/// `snapshot()` lists the orders in a canonical order that the Python core can reproduce: first
+/// the orders that sit in a queue or bracket group but are no longer the last order created with
+/// their reference (in the order `submitted`, `pending`, `toactivate`, then `pchildren` by parent
+/// reference meet them), then the last order of each reference, by reference. Orders reachable
+/// from neither (replaced in `self.orders` and in no queue: garbage in the Python core) are left
+/// out. `from_snapshot` accepts any order list (the last order of a reference is the one its
+/// reference names).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     /// The broker parameters.
@@ -66,6 +72,30 @@ impl Core {
     /// The whole state as plain data.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
+        let pchildren = sorted(&self.pchildren);
+        // the canonical order list (see `Snapshot`) and each arena index's place in it
+        let mut at = vec![usize::MAX; self.orders.len()];
+        let mut listed = Vec::with_capacity(self.by_ref.len());
+        let by_ref = sorted(&self.by_ref);
+        for &(_, idx) in &by_ref {
+            at[idx] = 0; // a placeholder: listed after the replaced ones
+        }
+        let queued = self
+            .submitted
+            .iter()
+            .chain(self.pending.iter().flatten())
+            .chain(self.toactivate.iter())
+            .chain(pchildren.iter().flat_map(|(_, pc)| pc.iter()));
+        for &idx in queued {
+            if at[idx] == usize::MAX {
+                at[idx] = listed.len();
+                listed.push(idx);
+            }
+        }
+        for &(_, idx) in &by_ref {
+            at[idx] = listed.len();
+            listed.push(idx);
+        }
         Snapshot {
             config: self.config,
             figures: [
@@ -81,13 +111,17 @@ impl Core {
             ],
             comm: self.comm.iter().copied().collect(),
             positions: self.positions.iter().copied().collect(),
-            orders: self.orders.clone(),
-            submitted: self.submitted.iter().copied().collect(),
-            pending: self.pending.iter().copied().collect(),
-            toactivate: self.toactivate.iter().copied().collect(),
-            pchildren: sorted(&self.pchildren)
+            orders: listed.iter().map(|&idx| self.orders[idx]).collect(),
+            submitted: self.submitted.iter().map(|&idx| at[idx]).collect(),
+            pending: self
+                .pending
+                .iter()
+                .map(|idx| idx.map(|idx| at[idx]))
+                .collect(),
+            toactivate: self.toactivate.iter().map(|&idx| at[idx]).collect(),
+            pchildren: pchildren
                 .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect()))
+                .map(|(k, v)| (k, v.iter().map(|&idx| at[idx]).collect()))
                 .collect(),
             ocos: sorted(&self.ocos),
             ocol: sorted(&self.ocol),

@@ -5,7 +5,8 @@ Seeded random scenarios drive both cores with the same contract-v3 calls: every 
 validity, trailing stops, brackets and OCO groups, cancels, every filler (and a Python filler
 callback), slippage, cheat-on-close/open, credit interest, add_cash, order and fund history,
 compensation, user CommInfo overrides answered by a callback, ``value_of``, invalid input of
-every kind and pickle round trips. Every outcome (records, state, return value, or exception
+every kind, pickle round trips and snapshot swaps (each core restored from the other's
+snapshot, which must be identical). Every outcome (records, state, return value, or exception
 class, message and offending value) and every call the cores make back must be identical.
 ``BT_CRACKTRADER_FUZZ_SCENARIOS`` (default 300) and ``BT_CRACKTRADER_FUZZ_STEPS`` (default
 250) size the run; a failing scenario names its seed.
@@ -14,6 +15,7 @@ class, message and offending value) and every call the cores make back must be i
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import pickle
@@ -807,6 +809,17 @@ class Scenario:
                 filler = ev[11]
         return filler == 4
 
+    def swap_snapshots(self):
+        """Both cores restored from one core's snapshot (either's, maybe through JSON): the
+        Python core from the Rust core's and the other way round."""
+        rng = self.rng
+        snap = self.py.snapshot() if rng.random() < 0.5 else self.rs.snapshot()
+        if rng.random() < 0.3:
+            snap = json.loads(json.dumps(snap))
+        self.py, self.rs = PyCore.restore(snap), RustCore.restore(snap)
+        same(self.py.snapshot(), self.rs.snapshot(), "snapshot after restore")
+        COUNTS["snapshot swap"] += 1
+
     def run(self, steps):
         rng = self.rng
         for _ in range(steps):
@@ -840,6 +853,10 @@ class Scenario:
                         ds, closes = [], []
                 self.both("value_of", ds, closes, lever, hooks=self.hooks("value_of", False))
             elif r < 0.23:
+                same(self.py.snapshot(), self.rs.snapshot(), "snapshot")
+                if rng.random() < 0.5:
+                    self.swap_snapshots()
+                    continue
                 self.py = pickle.loads(pickle.dumps(self.py))
                 blob = pickle.dumps(self.rs, protocol=rng.choice([2, 4, 5]))
                 self.rs = pickle.loads(blob) if rng.random() < 0.7 else copy.deepcopy(self.rs)
