@@ -43,6 +43,23 @@ class PaperBroker(CrackBroker):
     def __init__(self) -> None:
         super().__init__()
         self._market_comm: dict[str, MarketCommInfo] = {}
+        self._seen: tuple[tuple[int, int], ...] = ()
+
+    def start(self) -> None:
+        super().start()
+        self._seen = ()
+
+    def next(self) -> None:
+        """Match against the bar once: with live feeds Cerebro calls the broker on every loop,
+        also when no data delivered a new bar, and matching the same bar again would fill
+        orders placed at its close at prices of the past (a backtest never does)."""
+        store = self.p.store
+        datas = [*(store.datas if store is not None else ()), *self._datalist]
+        seen = tuple((id(d), len(d)) for d in datas)
+        if seen == self._seen and datas:
+            return
+        self._seen = seen
+        super().next()
 
     def getcommissioninfo(self, data: Any) -> Any:
         """The data's own scheme if one was set by name, else its market's ``MarketCommInfo``
