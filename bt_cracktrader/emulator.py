@@ -87,6 +87,7 @@ The key and the secret are never logged, and requests are recorded without ``sig
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import hmac
@@ -219,14 +220,10 @@ class _Candles:
 
     def closed_before(self, now: int) -> list[Any] | None:
         """The last candle that closed at or before ``now``."""
-        import bisect
-
         i = bisect.bisect_right(self.opens, now - self.interval) - 1
         return self.rows[i] if i >= 0 else None
 
     def at(self, t: int) -> list[Any] | None:
-        import bisect
-
         i = bisect.bisect_right(self.opens, t) - 1
         if i >= 0 and self.rows[i][0] <= t < self.rows[i][0] + self.interval:
             return self.rows[i]
@@ -397,8 +394,6 @@ class ExchangeEmulator:
         """Fill, at their limit price and as makers, the open limit orders that a candle closing
         in ``(old, now]`` traded through (its low at or below a buy, its high at or above a
         sell), if the order was placed before that candle closed."""
-        import bisect
-
         for sym, c in self._candles.items():
             lo = bisect.bisect_right(c.opens, old - c.interval)
             hi = bisect.bisect_right(c.opens, self._now - c.interval)
@@ -658,8 +653,6 @@ class ExchangeEmulator:
         return out
 
     def _bucket(self, sym: str, c: _Candles, t: int, step: int) -> list[Any] | None:
-        import bisect
-
         lo = bisect.bisect_left(c.opens, t)
         hi = bisect.bisect_left(c.opens, t + step)
         rows = [r for r in c.rows[lo:hi] if r[0] <= self._now]
