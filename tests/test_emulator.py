@@ -312,3 +312,28 @@ def test_match_on_advance_fills_resting_limits_at_their_price() -> None:
         done = ex.fetch_order(buy["id"], SYM)
         assert (done["status"], done["filled"], done["average"]) == ("closed", 0.1, 104.5)
         assert emu.ledger()["fills"][-1]["maker"] is True
+
+
+def test_replies_pass_ccxts_own_structure_validators(emu, ex) -> None:
+    # the validators ccxt tests its exchanges with (shipped in the ccxt wheel)
+    from ccxt.test.exchange.base import (
+        test_balance,
+        test_market,
+        test_ohlcv,
+        test_order,
+        test_trade,
+    )
+
+    now = ex.milliseconds()
+    test_market(ex, {}, "loadMarkets", ex.market(SYM))
+    for candle in ex.fetch_ohlcv(SYM, "1m", since=T0, limit=5):
+        test_ohlcv(ex, {}, "fetchOHLCV", candle, SYM, now)
+    market = ex.create_order(SYM, "market", "buy", 0.01, params={"clientOrderId": "v-1"})
+    test_order(ex, {}, "createOrder", market, SYM, now)
+    limit = ex.create_order(SYM, "limit", "buy", 0.01, 29000.0, params={"clientOrderId": "v-2"})
+    emu.fill("v-2", 0.004, 29000.0)
+    test_order(ex, {}, "fetchOrder", ex.fetch_order(limit["id"], SYM), SYM, now)
+    test_order(ex, {}, "cancelOrder", ex.cancel_order(limit["id"], SYM), SYM, now)
+    for trade in ex.fetch_my_trades(SYM):
+        test_trade(ex, {}, "fetchMyTrades", trade, SYM, now, False)
+    test_balance(ex, {}, "fetchBalance", ex.fetch_balance())
