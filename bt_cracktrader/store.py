@@ -107,6 +107,10 @@ class _MaskingLogger:
     def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         self.log(logging.CRITICAL, msg, *args, **kwargs)
 
+    def print(self, *args: Any) -> None:
+        """ccxt's ``exchange.log`` (verbose mode), masked."""
+        print(self._mask(" ".join(str(a) for a in args), ()))
+
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
         return self._target.isEnabledFor(level)
 
@@ -191,9 +195,12 @@ class CrackStore(bt.Store, metaclass=_MetaStore):
         else:
             self._key, self._secret = _credentials(config)
             self.exchange = self._make_exchange(config)
-        self.exchange.logger = _MaskingLogger(
+        masking = _MaskingLogger(
             logging.getLogger("ccxt.base.exchange"), [self._key or "", self._secret or ""]
         )
+        self.exchange.logger = masking
+        # ccxt's verbose mode prints request headers (the key) with exchange.log
+        self.exchange.log = masking.print
         self._markets_lock = threading.Lock()
         self.datas: list[Any] = []
         self.broker: Any = None

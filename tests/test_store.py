@@ -219,3 +219,13 @@ def test_paper_is_the_default_and_live_needs_keys(emulator_factory, monkeypatch,
 def test_unknown_exchange():
     with pytest.raises(CrackStoreError, match="unknown ccxt exchange 'nope'"):
         CrackStore(exchange="nope")
+
+
+def test_secrets_never_printed_in_ccxt_verbose_mode(capsys, emu):
+    config = {"apiKey": KEY, "secret": SECRET, "options": dict(OFFLINE_OPTIONS)}
+    config.update(verbose=True, enableRateLimit=False)
+    store = CrackStore(exchange="binance", config=config, sandbox=True, url=emu.url)
+    store.call("fetch_balance")
+    out = capsys.readouterr().out
+    assert "X-MBX-APIKEY" in out  # ccxt printed its request headers
+    assert KEY not in out and SECRET not in out
