@@ -1,0 +1,770 @@
+"""``LiveBroker`` against the Binance-spot emulator, through the real ccxt client: lost replies,
+rate limits, 5xx, timeouts, duplicate, stale and reordered reports, partial fills, a cancel
+racing a fill, refusals, secrets. After each scenario the broker's books equal the emulator's
+own ledger, and a Backtrader strategy saw the expected ``notify_order`` sequence.
+
+The amounts are binary fractions (sizes in halves, whole prices, a fee rate of 2**-7), so every
+float sum is exact and the books compare with ``==``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import backtrader as bt
+import ccxt
+import pytest
+
+from bt_cracktrader.core import load_ledger
+from bt_cracktrader.emulator import ExchangeEmulator
+from bt_cracktrader.livebroker import LiveBroker, LiveBrokerError, LiveTradingNotEnabled
+
+SYMBOL = "BTC/USDT"
+PRICE = 20000.0
+START_USDT = 100000.0
+START_BTC = 4.0
+FEE_RATE = 2.0**-7
+API_KEY = "KEYzz-live-broker-test-4f9a1c"
+SECRET = "SECRETzz-live-broker-test-8d2e7b"
+ORDER = "/api/v3/order"
+STATUS = {
+    "NEW": "Accepted",
+    "PARTIALLY_FILLED": "Partial",
+    "FILLED": "Completed",
+    "CANCELED": "Canceled",
+    "EXPIRED": "Expired",
+}
+
+
+@pytest.fixture
+def emu() -> Iterator[ExchangeEmulator]:
+    emulator = ExchangeEmulator(
+        balances={"USDT": START_USDT, "BTC": START_BTC},
+        fee_rate=FEE_RATE,
+        api_key=API_KEY,
+        secret=SECRET,
+        timeout_delay_s=0.4,
+    )
+    with emulator:
+        emulator.set_price(SYMBOL, PRICE)
+        yield emulator
+
+
+class Bars(bt.feed.DataBase):
+    """``n`` one-minute bars at ``price`` (the strategy's clock; the emulator sets the prices)."""
+
+    params = (("n", 8), ("price", PRICE))
+
+    def start(self) -> None:
+        super().start()
+        self._i = 0
+
+    def _load(self) -> bool:
+        if self._i >= self.p.n:
+            return False
+        start = datetime.datetime(2026, 1, 1)
+        self.lines.datetime[0] = bt.date2num(start + datetime.timedelta(minutes=self._i))
+        for line in (self.lines.open, self.lines.high, self.lines.low, self.lines.close):
+            line[0] = self.p.price
+        self.lines.volume[0] = 1.0
+        self.lines.openinterest[0] = 0.0
+        self._i += 1
+        return True
+
+
+Step = Callable[["Script"], Any]
+
+
+class Script(bt.Strategy):
+    """Runs ``steps[i]`` in ``next()`` of bar ``i`` and records every ``notify_order``."""
+
+    params = (("steps", None),)
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[int, str, float]] = []
+        self.placed: list[bt.Order] = []
+
+    def notify_order(self, order: bt.Order) -> None:
+        self.notes.append((order.ref, order.getstatusname(), order.executed.size))
+
+    def next(self) -> None:
+        step = (self.p.steps or {}).get(len(self) - 1)
+        if step is not None:
+            result = step(self)
+            if isinstance(result, bt.Order):
+                self.placed.append(result)
+
+    def statuses(self, order: bt.Order | None = None) -> list[tuple[str, float]]:
+        ref = (order or self.placed[0]).ref
+        return [(status, size) for r, status, size in self.notes if r == ref]
+
+
+def make_broker(backend: str, emu: ExchangeEmulator, **params: Any) -> LiveBroker:
+    client = emu.client(timeout=250, **params.pop("client", {}))
+    sleeps = params.pop("sleeps", None)
+    defaults: dict[str, Any] = {
+        "backend": backend,
+        "live": True,
+        "poll": 0,
+        "run_id": "t",
+        "grace": 0.0,
+        "backoff": 0.01,
+        "backoff_max": 0.04,
+        "strict": True,
+        "sleep": (sleeps.append if sleeps is not None else lambda s: None),
+    }
+    defaults.update(params)
+    return LiveBroker(client, **defaults)
+
+
+def run_live_cerebro(
+    backend: str,
+    emu: ExchangeEmulator,
+    steps: dict[int, Step] | None = None,
+    bars: int = 8,
+    strategy: type = Script,
+    **params: Any,
+) -> tuple[Any, LiveBroker]:
+    """Run a real ``bt.Cerebro`` with ``LiveBroker(live=True)`` against ``emu``: ``strategy``
+    (``steps[i]`` runs in ``next()`` of bar ``i``) over ``bars`` one-minute bars of
+    ``BTC/USDT``. Returns the strategy and the broker."""
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(Bars(n=bars), name=SYMBOL)
+    broker = make_broker(backend, emu, **params)
+    cerebro.setbroker(broker)
+    if strategy is Script:
+        cerebro.addstrategy(Script, steps=steps)
+    else:
+        cerebro.addstrategy(strategy)
+    (strat,) = cerebro.run()
+    return strat, broker
+
+
+def assert_books_match(broker: LiveBroker, emu: ExchangeEmulator) -> None:
+    """The broker's position, cash, orders and fills equal what the emulator's ledger says:
+    nothing lost, nothing counted twice."""
+    truth = emu.ledger()
+    size, cash, base_fees = 0.0, START_USDT, 0.0
+    fees: dict[str, float] = {}
+    for fill in truth["fills"]:
+        signed = fill["qty"] if fill["side"] == "BUY" else -fill["qty"]
+        fee = fill["fee"] if fill["fee_asset"] == "USDT" else fill["fee"] * fill["price"]
+        if fill["fee_asset"] == "BTC":
+            base_fees += fill["fee"]
+        size += signed
+        cash = cash - signed * fill["price"] - fee
+        fees[fill["client_id"]] = fees.get(fill["client_id"], 0.0) + fee
+    state = broker.ledger_state()
+    positions = {p["data"]: p["size"] for p in state["positions"]}
+    assert positions.get(0, 0.0) == size
+    assert broker.cash == cash
+    (data,) = {lv.order.data for lv in broker._live.values()} or {None}
+    if data is not None:
+        assert broker.getposition(data).size == size
+    # the exchange's balances say the same (a buy's fee is paid there in BTC)
+    btc, usdt = truth["balances"]["BTC"], truth["balances"]["USDT"]
+    assert btc["free"] + btc["locked"] == START_BTC + size - base_fees
+    assert usdt["free"] + usdt["locked"] == START_USDT + sum(
+        (-1.0 if f["side"] == "BUY" else 1.0) * f["qty"] * f["price"]
+        - (f["fee"] if f["fee_asset"] == "USDT" else 0.0)
+        for f in truth["fills"]
+    )
+    # every order the exchange holds, as the broker booked it
+    booked: dict[str, float] = {}
+    for rec in broker.fills:
+        booked[rec["order"]] = booked.get(rec["order"], 0.0) + abs(rec["size"])
+    for order in truth["orders"]:
+        mine = broker._ledger.order(order["client_id"])
+        assert mine is not None, order
+        assert mine["filled"] == order["executed_qty"]
+        assert booked.get(order["client_id"], 0.0) == order["executed_qty"]
+        assert mine["cost"] == order["cummulative_quote_qty"]
+        assert mine["fee"] == fees.get(order["client_id"], 0.0)
+        assert mine["status"] == STATUS[order["status"]]
+        bt_order = broker._live[order["client_id"]].order
+        assert abs(bt_order.executed.size) == order["executed_qty"]
+        assert bt_order.getstatusname() == STATUS[order["status"]]
+
+
+def buy(size: float, price: float | None = None) -> Step:
+    if price is None:
+        return lambda s: s.buy(size=size)
+    return lambda s: s.buy(size=size, price=price, exectype=bt.Order.Limit)
+
+
+def sell(size: float, price: float | None = None) -> Step:
+    if price is None:
+        return lambda s: s.sell(size=size)
+    return lambda s: s.sell(size=size, price=price, exectype=bt.Order.Limit)
+
+
+def fill(emu: ExchangeEmulator, qty: float, price: float, which: int = 0) -> Step:
+    def step(s: Script) -> None:
+        emu.fill(s.broker.client_id(s.placed[which]), qty, price)
+
+    return step
+
+
+def steps(*actions: Step) -> Step:
+    def step(s: Script) -> Any:
+        out = None
+        for action in actions:
+            result = action(s)
+            out = result if isinstance(result, bt.Order) else out
+        return out
+
+    return step
+
+
+# -- the happy path ----------------------------------------------------------------------------
+def test_market_buy_then_sell(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0), 2: sell(0.5)})
+    first, second = strat.placed
+    assert strat.statuses(first) == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 1.0)]
+    assert strat.statuses(second) == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Completed", -0.5),
+    ]
+    assert emu.requests("POST", ORDER) == 2
+    assert len(emu.ledger()["fills"]) == 4  # the emulator fills a market order in two parts
+    assert_books_match(broker, emu)
+    # the buy's fee was charged in BTC and booked in USDT at the fill price
+    assert broker._ledger.order(broker.client_id(first))["fee"] == 2 * (0.5 * FEE_RATE) * PRICE
+    assert first.executed.comm == 2 * (0.5 * FEE_RATE) * PRICE
+    assert broker.getvalue() == broker.cash + 0.5 * PRICE
+
+
+def test_client_order_id_is_deterministic_and_sent(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(0.5, 19000.0)}, client_id_prefix="x-")
+    (order,) = strat.placed
+    assert broker.client_id(order) == f"x-t-{order.ref}"
+    (placed,) = emu.ledger()["orders"]
+    assert placed["client_id"] == f"x-t-{order.ref}"
+
+
+# -- lost replies and retries ------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["drop_after", "timeout_after"])
+def test_lost_reply_after_a_market_order_is_reconciled_never_resent(
+    backend: str, emu: ExchangeEmulator, fault: str
+) -> None:
+    emu.inject("POST", ORDER, fault)
+    # even with ccxt's own retries configured on the client, the order goes out once
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(1.0)}, client={"options": {"maxRetriesOnFailure": 3}}
+    )
+    assert emu.requests("POST", ORDER) == 1
+    assert len(emu.ledger()["orders"]) == 1
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 1.0)]
+    assert_books_match(broker, emu)
+
+
+def test_lost_reply_of_a_resting_limit_then_partial_fills(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    emu.inject("POST", ORDER, "drop_after")
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 2: fill(emu, 0.5, 19000.0), 4: fill(emu, 1.5, 18500.0)},
+    )
+    assert emu.requests("POST", ORDER) == 1
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", 0.5),
+        ("Completed", 2.0),
+    ]
+    assert_books_match(broker, emu)
+
+
+@pytest.mark.parametrize("fault", ["drop_before", "timeout", "http503"])
+def test_an_order_that_never_reached_the_exchange_is_rejected(
+    backend: str, emu: ExchangeEmulator, fault: str
+) -> None:
+    emu.inject("POST", ORDER, fault)
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0)})
+    assert emu.requests("POST", ORDER) == 1
+    assert emu.ledger()["orders"] == []
+    assert strat.statuses() == [("Submitted", 0.0), ("Rejected", 0.0)]
+    (order,) = strat.placed
+    assert "never reached binance" in order.info["error"]
+    assert_books_match(broker, emu)
+
+
+def test_an_unknown_order_waits_out_the_grace_window(backend: str, emu: ExchangeEmulator) -> None:
+    emu.inject("POST", ORDER, "drop_before")
+    clock = [0.0]
+
+    def tick(s: Script) -> None:
+        clock[0] += 1.0
+
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(1.0), 1: tick, 2: tick, 3: tick},
+        grace=2.5,
+        clock=lambda: clock[0],
+    )
+    assert strat.statuses() == [("Submitted", 0.0), ("Rejected", 0.0)]
+    # looked up at bars 1, 2, 3 (within the grace window) and 4 (past it: rejected)
+    lookups = [r for r in emu.request_log if r[:2] == ("GET", ORDER)]
+    assert len(lookups) == 4
+    assert all(r[2].get("origClientOrderId") == broker.client_id(strat.placed[0]) for r in lookups)
+
+
+def test_rate_limit_on_create_backs_off_and_never_resends(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    emu.inject("POST", ORDER, "http429")
+    sleeps: list[float] = []
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0), 3: buy(2.0)}, sleeps=sleeps)
+    assert sleeps == [0.04]  # Retry-After: 1 s, capped at backoff_max
+    assert emu.requests("POST", ORDER) == 2
+    first, second = strat.placed
+    assert strat.statuses(first) == [("Submitted", 0.0), ("Rejected", 0.0)]
+    assert strat.statuses(second)[-1] == ("Completed", 2.0)
+    assert_books_match(broker, emu)
+
+
+@pytest.mark.parametrize("fault", ["http429", "http418", "http500", "http503", "timeout"])
+def test_reads_are_retried_with_backoff(backend: str, emu: ExchangeEmulator, fault: str) -> None:
+    def fault_two_reads(s: Script) -> None:
+        emu.inject("GET", ORDER, fault, times=2)
+
+    sleeps: list[float] = []
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 1: steps(fill(emu, 2.0, 19000.0), fault_two_reads)},
+        sleeps=sleeps,
+    )
+    rate_limited = fault in ("http429", "http418")
+    # the third try of the bar-2 poll succeeds: backoff 0.01, 0.02 (Retry-After capped: 0.04)
+    assert sleeps == ([0.04, 0.04] if rate_limited else [0.01, 0.02])
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    assert_books_match(broker, emu)
+
+
+def test_reads_that_keep_failing_wait_for_the_next_poll(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    def fault_reads(s: Script) -> None:
+        emu.inject("GET", ORDER, "http500", times=5)
+
+    sleeps: list[float] = []
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 1: steps(fill(emu, 2.0, 19000.0), fault_reads)},
+        retries=2,
+        sleeps=sleeps,
+    )
+    assert sleeps == [0.01, 0.02, 0.01, 0.02]  # two polls gave up, the third got through
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    assert_books_match(broker, emu)
+
+
+# -- reports -----------------------------------------------------------------------------------
+def test_partial_fills_over_several_polls(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {
+            0: buy(2.0, 19000.0),
+            1: fill(emu, 0.5, 19000.0),
+            # two fills between two polls: one Partial with their average price
+            3: steps(fill(emu, 0.5, 18000.0), fill(emu, 0.5, 17000.0)),
+            5: fill(emu, 0.5, 19000.0),
+        },
+    )
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", 0.5),
+        ("Partial", 1.5),
+        ("Completed", 2.0),
+    ]
+    prices = [rec["price"] for rec in broker.fills]
+    assert prices == [19000.0, 17500.0, 19000.0]
+    assert strat.placed[0].executed.price == 18250.0
+    assert_books_match(broker, emu)
+
+
+def test_duplicate_and_stale_reports_are_applied_once(backend: str, emu: ExchangeEmulator) -> None:
+    def script(s: Script) -> None:
+        cid = s.broker.client_id(s.placed[0])
+        emu.fill(cid, 0.5, 19000.0)
+        partial = {"status": "PARTIALLY_FILLED", "executedQty": "0.5",
+                   "cummulativeQuoteQty": "9500"}  # fmt: skip
+        stale = {"status": "NEW", "executedQty": "0", "cummulativeQuoteQty": "0"}
+        emu.script_reports(cid, [partial, partial, stale, partial])
+
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(2.0, 19000.0), 1: script, 6: fill(emu, 1.5, 19000.0)}, bars=9
+    )
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", 0.5),
+        ("Completed", 2.0),
+    ]
+    categories = [d["category"] for d in broker.diagnostics]
+    assert categories.count("stale_report") == 1
+    assert categories.count("duplicate_report") >= 3
+    assert_books_match(broker, emu)
+
+
+def test_reordered_reports_never_move_an_order_back(backend: str, emu: ExchangeEmulator) -> None:
+    def script(s: Script) -> None:
+        cid = s.broker.client_id(s.placed[0])
+        emu.fill(cid, 0.5, 19000.0)
+        emu.fill(cid, 1.0, 19000.0)
+        # the newer snapshot arrives first, the older one after it
+        emu.script_reports(
+            cid,
+            [
+                {"status": "PARTIALLY_FILLED", "executedQty": "1.5",
+                 "cummulativeQuoteQty": "28500"},
+                {"status": "PARTIALLY_FILLED", "executedQty": "0.5",
+                 "cummulativeQuoteQty": "9500"},
+            ],
+        )  # fmt: skip
+
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(2.0, 19000.0), 1: script, 4: fill(emu, 0.5, 19000.0)}
+    )
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", 1.5),
+        ("Completed", 2.0),
+    ]
+    assert [d["category"] for d in broker.diagnostics].count("stale_report") == 1
+    assert_books_match(broker, emu)
+
+
+def test_the_venue_expires_an_order_after_a_partial_fill(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    def expire(s: Script) -> None:
+        emu.expire(s.broker.client_id(s.placed[0]))
+
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: sell(2.0, 21000.0), 1: fill(emu, 0.5, 21000.0), 3: expire}
+    )
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", -0.5),
+        ("Expired", -0.5),
+    ]
+    assert_books_match(broker, emu)
+
+
+# -- cancels -----------------------------------------------------------------------------------
+def cancel(which: int = 0) -> Step:
+    def step(s: Script) -> None:
+        s.cancel(s.placed[which])
+
+    return step
+
+
+def test_cancel_after_a_partial_fill(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 1: fill(emu, 0.5, 19000.0), 3: lambda s: s.cancel(s.placed[0])},
+    )
+    assert strat.statuses() == [
+        ("Submitted", 0.0),
+        ("Accepted", 0.0),
+        ("Partial", 0.5),
+        ("Canceled", 0.5),
+    ]
+    assert_books_match(broker, emu)
+
+
+def test_cancel_racing_a_fill_ends_with_the_exchanges_truth(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    # the order fills completely at the exchange just before the cancel arrives: -2011
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {
+            0: buy(2.0, 19000.0),
+            2: steps(fill(emu, 0.5, 19000.0), fill(emu, 1.5, 18000.0),
+                     lambda s: s.cancel(s.placed[0])),
+        },
+    )  # fmt: skip
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    assert emu.requests("DELETE", ORDER) == 1
+    assert_books_match(broker, emu)
+
+
+def test_cancel_racing_a_partial_fill(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {
+            0: sell(2.0, 21000.0),
+            2: steps(fill(emu, 1.5, 21000.0), lambda s: s.cancel(s.placed[0])),
+        },
+    )
+    # the cancel's reply brings the fill and the cancel at once: one notification
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Canceled", -1.5)]
+    assert_books_match(broker, emu)
+
+
+def test_a_lost_cancel_reply_is_resolved_by_querying(backend: str, emu: ExchangeEmulator) -> None:
+    def lost_cancel(s: Script) -> None:
+        emu.inject("DELETE", ORDER, "drop_after")
+        s.cancel(s.placed[0])
+
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(2.0, 19000.0), 2: lost_cancel})
+    # the retry of the cancel got -2011 (already canceled): the order was queried
+    assert emu.requests("DELETE", ORDER) == 2
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Canceled", 0.0)]
+    assert_books_match(broker, emu)
+
+
+def test_cancel_of_an_order_still_unknown_is_sent_once_it_is_found(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    def lost_create(s: Script) -> Any:
+        emu.inject("POST", ORDER, "drop_after")
+        order = s.buy(size=2.0, price=19000.0, exectype=bt.Order.Limit)
+        s.cancel(order)
+        return order
+
+    strat, broker = run_live_cerebro(backend, emu, {0: lost_create})
+    assert emu.requests("POST", ORDER) == 1
+    assert emu.requests("DELETE", ORDER) == 1
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Canceled", 0.0)]
+    assert_books_match(broker, emu)
+
+
+def test_cancel_of_a_finished_order_returns_false(backend: str, emu: ExchangeEmulator) -> None:
+    results: list[bool] = []
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(1.0), 2: lambda s: results.append(s.broker.cancel(s.placed[0]))},
+    )
+    assert results == [False]
+    assert emu.requests("DELETE", ORDER) == 0
+    assert_books_match(broker, emu)
+
+
+# -- refusals ----------------------------------------------------------------------------------
+def test_insufficient_funds_is_margin_with_the_exchanges_message(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(10.0)})
+    assert strat.statuses() == [("Submitted", 0.0), ("Margin", 0.0)]
+    (order,) = strat.placed
+    assert "insufficient balance" in order.info["error"]
+    assert order.info["error"].startswith("InsufficientFunds: ")
+    assert emu.ledger()["orders"] == []
+    assert_books_match(broker, emu)
+
+
+def test_an_invalid_order_is_rejected_with_the_exchanges_message(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(0.0002)})  # 4 USDT < NOTIONAL 5
+    assert strat.statuses() == [("Submitted", 0.0), ("Rejected", 0.0)]
+    (order,) = strat.placed
+    assert "Filter failure: NOTIONAL" in order.info["error"]
+    assert_books_match(broker, emu)
+
+
+def test_a_size_off_the_amount_step_is_rejected_before_sending(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(0.123456)})
+    assert strat.statuses() == [("Submitted", 0.0), ("Rejected", 0.0)]
+    assert (
+        "size = 0.123456 is not a multiple of BTC/USDT's amount step"
+        in (strat.placed[0].info["error"])
+    )
+    assert emu.requests("POST", ORDER) == 0
+
+
+def test_unsupported_order_types_are_refused(backend: str, emu: ExchangeEmulator) -> None:
+    errors: list[str] = []
+
+    def stop_order(s: Script) -> None:
+        with pytest.raises(NotImplementedError) as info:
+            s.buy(size=1.0, price=21000.0, exectype=bt.Order.Stop)
+        errors.append(str(info.value))
+
+    run_live_cerebro(backend, emu, {0: stop_order})
+    assert errors == ["LiveBroker: exectype = Stop is not supported (only Market and Limit)"]
+
+
+def test_live_trading_needs_an_explicit_opt_in(backend: str, emu: ExchangeEmulator) -> None:
+    with pytest.raises(LiveTradingNotEnabled, match="pass live=True to opt in"):
+        LiveBroker(emu.client(), backend=backend)
+    with pytest.raises(LiveTradingNotEnabled):
+        LiveBroker(emu.client(), backend=backend, live="yes")
+
+
+def test_a_bad_key_stops_the_broker_without_quoting_it(backend: str, emu: ExchangeEmulator) -> None:
+    errors: list[str] = []
+
+    def order_with_a_bad_key(s: Script) -> None:
+        # a wrong secret: the signature is refused (-1022, AuthenticationError)
+        s.broker._exchange.secret = "WRONG-" + SECRET
+        with pytest.raises(LiveBrokerError) as info:
+            s.buy(size=1.0)
+        errors.append(str(info.value))
+        s.broker._exchange.secret = SECRET
+
+    strat, broker = run_live_cerebro(backend, emu, {0: order_with_a_bad_key})
+    (error,) = errors
+    assert error.startswith("create_order of btctt-") and "AuthenticationError: " in error
+    assert API_KEY not in error and SECRET not in error
+
+
+# -- cash, secrets, replay, Cerebro ------------------------------------------------------------
+def test_cash_comes_from_the_balance_unless_given(backend: str, emu: ExchangeEmulator) -> None:
+    broker = make_broker(backend, emu, currency="USDT")
+    broker.start()
+    assert broker.getcash() == START_USDT
+    broker = make_broker(backend, emu, cash=5000.0)
+    broker.start()
+    assert broker.getcash() == 5000.0
+
+
+def test_secrets_never_reach_logs_reprs_errors_or_the_replay_log(
+    backend: str, emu: ExchangeEmulator, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    log = tmp_path / "live.jsonl"
+    emu.inject("POST", ORDER, "drop_after")
+    emu.inject("GET", ORDER, "http429")
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(1.0), 2: buy(100.0), 3: buy(0.0002), 4: buy(2.0, 19000.0), 5: cancel()},
+        replay_log=str(log),
+    )
+    texts = [caplog.text, repr(broker), str(broker), log.read_text()]
+    texts += [str(o.info.get("error")) for o in strat.placed]
+    assert any("X-MBX-APIKEY" in r.getMessage() for r in caplog.records)  # ccxt's DEBUG lines
+    for text in texts:
+        assert API_KEY not in text
+        assert SECRET not in text
+
+
+def test_the_replay_log_replays_to_the_same_records(
+    backend: str, emu: ExchangeEmulator, tmp_path: Path
+) -> None:
+    log = tmp_path / "live.jsonl"
+    emu.inject("POST", ORDER, "drop_after")
+    run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 1: fill(emu, 0.5, 19000.0), 3: cancel()},
+        replay_log=str(log),
+    )
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    header = lines[0]["ledger"]
+    assert header["backend"] == backend and header["cash"] == START_USDT
+    ledger_cls, _ = load_ledger(backend)
+    ledger = ledger_cls(header["cash"], header["fee_rate"], header["strict"])
+    for line in lines[1:]:
+        assert ledger.apply(line["events"]) == line["records"]
+
+
+def test_a_broker_run_twice_starts_afresh(backend: str, emu: ExchangeEmulator) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0)})
+    assert broker.getposition(strat.data).size == 1.0
+    broker.start()
+    assert broker.ledger_state()["positions"] == []
+    assert broker.getposition(strat.data).size == 0
+
+
+class SmaLikeStrategy(bt.Strategy):
+    """A plain strategy, unaware of the broker: buys, then sells half, then a resting limit
+    it cancels; it tracks what ``notify_order`` and ``notify_trade`` tell it."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.limit: bt.Order | None = None
+
+    def notify_order(self, order: bt.Order) -> None:
+        self.events.append(f"{order.ref}:{order.getstatusname()}")
+
+    def notify_trade(self, trade: bt.Trade) -> None:
+        self.events.append(f"trade:{'closed' if trade.isclosed else 'open'}:{trade.pnl}")
+
+    def next(self) -> None:
+        bar = len(self)
+        if bar == 1:
+            self.buy(size=1.0)
+        elif bar == 3:
+            self.sell(size=0.5)
+        elif bar == 4:
+            self.limit = self.buy(size=0.5, price=15000.0, exectype=bt.Order.Limit)
+        elif bar == 6 and self.limit is not None:
+            self.cancel(self.limit)
+        elif bar == 7:
+            self.close()
+
+
+def run_engine_live(backend: str, emu: ExchangeEmulator, **params: Any) -> tuple[Any, LiveBroker]:
+    """The reusable Cerebro run: ``SmaLikeStrategy`` through ``LiveBroker(live=True)``."""
+    return run_live_cerebro(backend, emu, strategy=SmaLikeStrategy, bars=10, **params)
+
+
+def test_a_real_cerebro_run_with_live_broker(backend: str, emu: ExchangeEmulator) -> None:
+    emu.inject("GET", ORDER, "http500")
+    strat, broker = run_engine_live(backend, emu)
+    assert broker.backend == backend
+    refs = sorted({int(e.split(":")[0]) for e in strat.events if not e.startswith("trade")})
+    buy1, sell1, limit, close = refs
+    order_events = [e for e in strat.events if not e.startswith("trade")]
+    assert order_events == [
+        f"{buy1}:Submitted", f"{buy1}:Accepted", f"{buy1}:Completed",
+        f"{sell1}:Submitted", f"{sell1}:Accepted", f"{sell1}:Completed",
+        f"{limit}:Submitted", f"{limit}:Accepted", f"{limit}:Canceled",
+        f"{close}:Submitted", f"{close}:Accepted", f"{close}:Completed",
+    ]  # fmt: skip
+    trades = [e for e in strat.events if e.startswith("trade")]
+    assert trades == ["trade:open:0.0", "trade:closed:0.0"]
+    assert broker.getposition(strat.data).size == 0.0
+    assert_books_match(broker, emu)
+
+
+def test_an_exchange_id_takes_the_keys_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    monkeypatch.delenv("BT_CRACKTRADER_API_KEY", raising=False)
+    monkeypatch.delenv("BT_CRACKTRADER_API_SECRET", raising=False)
+    with pytest.raises(
+        ValueError, match="set BT_CRACKTRADER_API_KEY and BT_CRACKTRADER_API_SECRET"
+    ):
+        LiveBroker("binance", live=True, backend=backend)
+    monkeypatch.setenv("BT_CRACKTRADER_API_KEY", API_KEY)
+    monkeypatch.setenv("BT_CRACKTRADER_API_SECRET", SECRET)
+    broker = LiveBroker("binance", live=True, backend=backend)
+    assert broker._exchange.apiKey == API_KEY
+    assert API_KEY not in repr(broker)
+    with pytest.raises(ValueError, match="exchange = 'nosuchexchange' is not a ccxt exchange id"):
+        LiveBroker("nosuchexchange", live=True, backend=backend)
+
+
+def test_ccxt_error_classes_the_policy_relies_on() -> None:
+    # the policy table of the module doc, as ccxt's class tree must keep it
+    assert issubclass(ccxt.DDoSProtection, ccxt.NetworkError)
+    assert issubclass(ccxt.RequestTimeout, ccxt.NetworkError)
+    assert issubclass(ccxt.OrderNotFound, ccxt.InvalidOrder)
+    assert not issubclass(ccxt.InsufficientFunds, ccxt.InvalidOrder)
