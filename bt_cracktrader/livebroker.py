@@ -61,6 +61,7 @@ __all__ = [
     "LiveBroker",
     "LiveBrokerError",
     "LiveTradingNotEnabled",
+    "replay_ledger_log",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,18 +142,33 @@ def _exchange_secrets(exchange: Any) -> list[str]:
 
 def _resolve_exchange(store_or_exchange: Any) -> Any:
     """The ccxt exchange of a store (its ``exchange`` attribute), a ccxt exchange itself, or a
-    new ccxt exchange for an exchange id, with the keys from the environment."""
-    if isinstance(store_or_exchange, str):
-        exchange_id = store_or_exchange
+    new ccxt exchange for an exchange id or a ccxt config with ``"exchange"`` (the keys from
+    the config, else from the environment)."""
+    if isinstance(store_or_exchange, Mapping):
+        config = dict(store_or_exchange)
+        exchange_id = config.pop("exchange", None)
+        if not isinstance(exchange_id, str):
+            raise ValueError(
+                f"LiveBroker: a config needs exchange = a ccxt exchange id, got {exchange_id!r}"
+            )
+    elif isinstance(store_or_exchange, str):
+        exchange_id, config = store_or_exchange, {}
+    else:
+        exchange_id = None
+    if exchange_id is not None:
         cls = getattr(ccxt, exchange_id, None)
         if cls is None or not isinstance(cls, type):
             raise ValueError(f"LiveBroker: exchange = {exchange_id!r} is not a ccxt exchange id")
-        missing = [name for name in (API_KEY_ENV, API_SECRET_ENV) if not os.environ.get(name)]
-        if missing:
-            raise ValueError(
-                f"LiveBroker: exchange {exchange_id!r} needs API keys: set {' and '.join(missing)}"
-            )
-        return cls({"apiKey": os.environ[API_KEY_ENV], "secret": os.environ[API_SECRET_ENV]})
+        if not config.get("apiKey") or not config.get("secret"):
+            missing = [name for name in (API_KEY_ENV, API_SECRET_ENV) if not os.environ.get(name)]
+            if missing:
+                raise ValueError(
+                    f"LiveBroker: exchange {exchange_id!r} needs API keys: set "
+                    f"{' and '.join(missing)} (or apiKey and secret in the config)"
+                )
+            config["apiKey"] = os.environ[API_KEY_ENV]
+            config["secret"] = os.environ[API_SECRET_ENV]
+        return cls(config)
     exchange = getattr(store_or_exchange, "exchange", None)
     if exchange is not None and hasattr(exchange, "create_order"):
         return exchange
@@ -310,11 +326,17 @@ class LiveBroker(bt.BrokerBase):
         datas = list(getattr(getattr(self, "cerebro", None), "datas", None) or [])
         for data in datas:
             self._data_index(data)
-        self._read("load_markets", self._exchange.load_markets)
+        try:
+            self._read("load_markets", self._exchange.load_markets)
+        except ccxt.BaseError as exc:
+            raise self._fatal("load_markets", exc) from None
         cash = self.p.cash
         if cash is None:
             currency = self._currency(datas)
-            balance = self._read("fetch_balance", self._exchange.fetch_balance)
+            try:
+                balance = self._read("fetch_balance", self._exchange.fetch_balance)
+            except ccxt.BaseError as exc:
+                raise self._fatal("fetch_balance", exc) from None
             total = (balance.get("total") or {}).get(currency)
             if total is None:
                 total = (balance.get(currency) or {}).get("total")
@@ -663,9 +685,16 @@ class LiveBroker(bt.BrokerBase):
     def _placed(self, live: _LiveOrder, reply: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The events of an order the exchange acknowledged with ``reply``."""
         order_id = reply.get("id")
+        if order_id is None:
+            # an answer without the exchange's id cannot be polled: look it up by client id
+            self._lost(live, ccxt.BadResponse(f"create_order's reply has no id: {reply!r}"))
+            return []
         live.unknown = False
-        live.order_id = None if order_id is None else str(order_id)
-        events = [self._event("accept", live.cid, order_id=live.order_id)]
+        live.order_id = str(order_id)
+        known = self._ledger.order(live.cid)
+        events = []
+        if known is None or known["status"] == "Submitted":
+            events.append(self._event("accept", live.cid, order_id=live.order_id))
         events.extend(self._reports(live, reply))
         return events
 
@@ -714,8 +743,13 @@ class LiveBroker(bt.BrokerBase):
                 "cancel of %s failed (%s); retried at the next poll", live.cid, self._scrub(exc)
             )
             return []
-        except ccxt.BaseError as exc:
+        except _FATAL as exc:
             raise self._fatal(f"cancel_order of {live.cid}", exc) from None
+        except ccxt.BaseError as exc:
+            # the exchange refused the cancel: what the order became tells the rest
+            logger.warning(
+                "cancel of %s refused (%s); querying the order", live.cid, self._scrub(exc)
+            )
         # a cancel's reply names the cancel, not the order (doc 8): trust it only by order id
         if not isinstance(snap, Mapping) or str(snap.get("id")) != live.order_id:
             return self._poll_order(live)
@@ -789,8 +823,13 @@ class LiveBroker(bt.BrokerBase):
                 "order %s: reconciling failed (%s); next poll", live.cid, self._scrub(exc)
             )
             return []
-        except ccxt.BaseError as exc:
+        except _FATAL as exc:
             raise self._fatal(f"fetch_order of {live.cid}", exc) from None
+        except ccxt.BaseError as exc:
+            logger.warning(
+                "order %s: reconciling failed (%s); next poll", live.cid, self._scrub(exc)
+            )
+            return []
         logger.info("order %s found at %s as %s", live.cid, self._exchange_id, snap.get("id"))
         events = self._placed(live, snap)
         if live.cancel_wanted:
@@ -813,8 +852,11 @@ class LiveBroker(bt.BrokerBase):
         except ccxt.OrderNotFound as exc:
             logger.warning("fetch_order of %s: %s; next poll", live.cid, self._scrub(exc))
             return []
-        except ccxt.BaseError as exc:
+        except _FATAL as exc:
             raise self._fatal(f"fetch_order of {live.cid}", exc) from None
+        except ccxt.BaseError as exc:
+            logger.warning("fetch_order of %s failed (%s); next poll", live.cid, self._scrub(exc))
+            return []
         return self._reports(live, snap)
 
     def _reports(self, live: _LiveOrder, snap: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -1042,6 +1084,24 @@ class LiveBroker(bt.BrokerBase):
 
     def getposition(self, data: Any) -> Position:
         return self.positions[data]
+
+
+def replay_ledger_log(path: str | os.PathLike[str], backend: str | None = None) -> str | None:
+    """Apply the batches of a ``LiveBroker`` replay log (``replay_log=``) to a fresh ledger of
+    ``backend`` (default: the one that wrote it): None when every batch gives the records the
+    log holds, else a line naming the first batch that differs."""
+    with open(path, encoding="utf-8") as log:
+        lines = [json.loads(line) for line in log if line.strip()]
+    if not lines or "ledger" not in lines[0]:
+        raise ValueError(f"replay log {os.fspath(path)!r}: no ledger header on its first line")
+    header = lines[0]["ledger"]
+    cls, _ = load_ledger(backend or header["backend"])
+    ledger = cls(header["cash"], header["fee_rate"], header["strict"])
+    for number, line in enumerate(lines[1:], start=2):
+        records = ledger.apply(line["events"])
+        if records != line["records"]:
+            return f"line {number}: the ledger gives {records!r}, the log {line['records']!r}"
+    return None
 
 
 def _covers(trades: list[Mapping[str, Any]], filled: float) -> bool:

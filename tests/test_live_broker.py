@@ -22,7 +22,12 @@ import pytest
 
 from bt_cracktrader.core import load_ledger
 from bt_cracktrader.emulator import ExchangeEmulator
-from bt_cracktrader.livebroker import LiveBroker, LiveBrokerError, LiveTradingNotEnabled
+from bt_cracktrader.livebroker import (
+    LiveBroker,
+    LiveBrokerError,
+    LiveTradingNotEnabled,
+    replay_ledger_log,
+)
 
 SYMBOL = "BTC/USDT"
 PRICE = 20000.0
@@ -370,6 +375,102 @@ def test_reads_that_keep_failing_wait_for_the_next_poll(
     assert_books_match(broker, emu)
 
 
+def test_fills_before_a_lost_reply_is_reconciled(backend: str, emu: ExchangeEmulator) -> None:
+    def lost_then_filled(s: Script) -> Any:
+        emu.inject("POST", ORDER, "drop_after")
+        order = s.buy(size=2.0, price=19000.0, exectype=bt.Order.Limit)
+        emu.fill(s.broker.client_id(order), 0.5, 19000.0)
+        return order
+
+    strat, broker = run_live_cerebro(backend, emu, {0: lost_then_filled})
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Partial", 0.5)]
+    assert_books_match(broker, emu)
+
+
+def test_a_duplicate_order_reply_is_reconciled(backend: str, emu: ExchangeEmulator) -> None:
+    """ccxt's own retry (doc 2.4-l) re-sent an order that was placed: the exchange answers
+    "Duplicate order sent." for an order that is live."""
+
+    def retrying_create(s: Script) -> Any:
+        exchange = s.broker._exchange
+        real = exchange.create_order
+
+        def create_twice(*args: Any) -> Any:
+            real(*args)
+            return real(*args)
+
+        exchange.create_order = create_twice
+        try:
+            return s.buy(size=2.0, price=19000.0, exectype=bt.Order.Limit)
+        finally:
+            del exchange.create_order
+
+    strat, broker = run_live_cerebro(backend, emu, {0: retrying_create, 2: fill(emu, 2.0, 19000.0)})
+    assert emu.requests("POST", ORDER) == 2
+    assert len(emu.ledger()["orders"]) == 1
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    assert_books_match(broker, emu)
+
+
+def test_a_clock_drift_is_resynced_once(backend: str, emu: ExchangeEmulator) -> None:
+    def drift(s: Script) -> None:
+        emu.fill(s.broker.client_id(s.placed[0]), 2.0, 19000.0)
+        # signed requests now carry a timestamp a minute late: -1021, InvalidNonce
+        s.broker._exchange.options["timeDifference"] = 60_000
+
+    sleeps: list[float] = []
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(2.0, 19000.0), 1: drift}, sleeps=sleeps)
+    assert sleeps == []
+    assert emu.requests("GET", "/api/v3/time") == 1
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    assert_books_match(broker, emu)
+
+
+def test_a_rate_limited_cancel_backs_off(backend: str, emu: ExchangeEmulator) -> None:
+    def limited_cancel(s: Script) -> None:
+        emu.inject("DELETE", ORDER, "http429")
+        s.cancel(s.placed[0])
+
+    sleeps: list[float] = []
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(2.0, 19000.0), 2: limited_cancel}, sleeps=sleeps
+    )
+    assert sleeps == [0.04]
+    assert emu.requests("DELETE", ORDER) == 2
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Canceled", 0.0)]
+    assert_books_match(broker, emu)
+
+
+def test_a_fill_waits_for_its_trades(backend: str, emu: ExchangeEmulator) -> None:
+    def fill_without_trades(s: Script) -> None:
+        emu.fill(s.broker.client_id(s.placed[0]), 2.0, 19000.0)
+        emu.inject("GET", "/api/v3/myTrades", "http500")
+
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(2.0, 19000.0), 1: fill_without_trades}, retries=0
+    )
+    # the poll of bar 2 saw the fill but not its trades (its fee): booked at bar 3
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Completed", 2.0)]
+    (fill_rec,) = broker.fills
+    assert fill_rec["fee"] == 2.0 * FEE_RATE * 19000.0
+    assert emu.requests("GET", "/api/v3/myTrades") == 2
+    assert_books_match(broker, emu)
+
+
+def test_poll_spaces_the_exchange_calls(backend: str, emu: ExchangeEmulator) -> None:
+    clock = [0.0]
+
+    def tick(s: Script) -> None:
+        clock[0] += 0.5
+
+    strat, broker = run_live_cerebro(
+        backend, emu, {0: buy(2.0, 19000.0), **{i: tick for i in range(1, 8)}},
+        poll=1.0, clock=lambda: clock[0],
+    )  # fmt: skip
+    # bars 0..7 at clock 0, 0, 0.5, 1.0, ... 3.0: polls at bars 0, 3, 5, 7
+    assert emu.requests("GET", ORDER) == 3
+
+
 # -- reports -----------------------------------------------------------------------------------
 def test_partial_fills_over_several_polls(backend: str, emu: ExchangeEmulator) -> None:
     strat, broker = run_live_cerebro(
@@ -682,6 +783,11 @@ def test_the_replay_log_replays_to_the_same_records(
     ledger = ledger_cls(header["cash"], header["fee_rate"], header["strict"])
     for line in lines[1:]:
         assert ledger.apply(line["events"]) == line["records"]
+    assert replay_ledger_log(log) is None
+    # a log tampered with is caught at its first differing batch
+    lines[2]["records"] = lines[2]["records"][:-1]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert (replay_ledger_log(log, backend) or "").startswith("line 3: the ledger gives")
 
 
 def test_a_broker_run_twice_starts_afresh(backend: str, emu: ExchangeEmulator) -> None:
@@ -760,6 +866,13 @@ def test_an_exchange_id_takes_the_keys_from_the_environment(
     assert API_KEY not in repr(broker)
     with pytest.raises(ValueError, match="exchange = 'nosuchexchange' is not a ccxt exchange id"):
         LiveBroker("nosuchexchange", live=True, backend=backend)
+    # or a ccxt config naming the exchange, keys included
+    monkeypatch.delenv("BT_CRACKTRADER_API_KEY")
+    config = {"exchange": "binance", "apiKey": API_KEY + "2", "secret": SECRET}
+    broker = LiveBroker(config, live=True, backend=backend)
+    assert broker._exchange.apiKey == API_KEY + "2"
+    with pytest.raises(ValueError, match="a config needs exchange = a ccxt exchange id"):
+        LiveBroker({"apiKey": API_KEY}, live=True, backend=backend)
 
 
 def test_ccxt_error_classes_the_policy_relies_on() -> None:
