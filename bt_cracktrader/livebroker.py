@@ -340,6 +340,8 @@ class LiveBroker(bt.BrokerBase):
             total = (balance.get("total") or {}).get(currency)
             if total is None:
                 total = (balance.get(currency) or {}).get("total")
+            if total is None:
+                logger.warning("LiveBroker: fetch_balance has no %s balance: cash 0", currency)
             cash = _num(total) or 0.0
             logger.info("LiveBroker: starting cash %r %s from fetch_balance", cash, currency)
         self._ledger = self._ledger_cls(float(cash), 0.0, bool(self.p.strict))
@@ -558,6 +560,13 @@ class LiveBroker(bt.BrokerBase):
                 raise NotImplementedError(f"LiveBroker: {name} = {value!r} is not supported")
         if not transmit:
             raise NotImplementedError("LiveBroker: transmit = False is not supported")
+        # checked before anything is sent: the ledger would refuse them after the fact
+        if not isinstance(size, (int, float)) or not math.isfinite(size) or not size > 0:
+            raise ValueError(f"LiveBroker: size = {size!r} is not a number > 0")
+        if price is not None and (
+            not isinstance(price, (int, float)) or not math.isfinite(price) or not price > 0
+        ):
+            raise ValueError(f"LiveBroker: price = {price!r} is not a number > 0")
         order = cls(
             owner=owner, data=data, size=size, price=price, exectype=exectype, tradeid=tradeid
         )
@@ -565,6 +574,8 @@ class LiveBroker(bt.BrokerBase):
         limit = order.exectype == Order.Limit
         if limit and price is None:
             raise ValueError("LiveBroker: a Limit order needs price, got price = None")
+        # a market order goes without a price: with one, Binance buys for a quote amount
+        limit_price = float(price) if limit and price is not None else None
         idx = self._data_index(data)
         symbol = self._symbol(data)
         amount = abs(float(order.size))
@@ -580,11 +591,11 @@ class LiveBroker(bt.BrokerBase):
             "side": side,
             "size": amount,
             "exectype": "limit" if limit else "market",
-            "price": float(price) if limit else None,
+            "price": limit_price,
             "sim": False,
         }
         events: list[dict[str, Any]] = [submit]
-        problem = self._precision_problem(symbol, amount, float(price) if limit else None)
+        problem = self._precision_problem(symbol, amount, limit_price)
         if problem is not None:
             order.info["error"] = problem
             logger.warning("order %s rejected before sending: %s", cid, problem)
@@ -598,7 +609,7 @@ class LiveBroker(bt.BrokerBase):
                 "limit" if limit else "market",
                 side,
                 amount,
-                float(price) if limit else None,
+                limit_price,
                 # ccxt's own retries would resend the order (doc 2.4-l): off for this call
                 {"clientOrderId": cid, "maxRetriesOnFailure": 0},
             )

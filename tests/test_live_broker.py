@@ -710,6 +710,29 @@ def test_unsupported_order_types_are_refused(backend: str, emu: ExchangeEmulator
     assert errors == ["LiveBroker: exectype = Stop is not supported (only Market and Limit)"]
 
 
+def test_bad_sizes_and_prices_are_refused_before_sending(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    errors: list[str] = []
+
+    def bad_orders(s: Script) -> None:
+        for kwargs in ({"size": float("nan")}, {"size": 1.0, "price": -5.0}):
+            with pytest.raises(ValueError) as info:
+                s.buy(exectype=bt.Order.Limit, **kwargs)
+            errors.append(str(info.value))
+        with pytest.raises(ValueError) as info:
+            s.buy(size=1.0, exectype=bt.Order.Limit)
+        errors.append(str(info.value))
+
+    run_live_cerebro(backend, emu, {0: bad_orders})
+    assert errors == [
+        "LiveBroker: size = nan is not a number > 0",
+        "LiveBroker: price = -5.0 is not a number > 0",
+        "LiveBroker: a Limit order needs price, got price = None",
+    ]
+    assert emu.requests("POST", ORDER) == 0
+
+
 def test_live_trading_needs_an_explicit_opt_in(backend: str, emu: ExchangeEmulator) -> None:
     with pytest.raises(LiveTradingNotEnabled, match="pass live=True to opt in"):
         LiveBroker(emu.client(), backend=backend)
