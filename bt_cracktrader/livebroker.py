@@ -57,7 +57,7 @@ from .core import load_ledger
 
 __all__ = [
     "API_KEY_ENV",
-    "API_SECRET_ENV",
+    "SECRET_ENV",
     "LiveBroker",
     "LiveBrokerError",
     "LiveTradingNotEnabled",
@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 #: Environment variables holding the API key and secret when ``LiveBroker`` is given an
 #: exchange id (``LiveBroker("binance", live=True)``) instead of a store or a ccxt exchange.
 API_KEY_ENV = "BT_CRACKTRADER_API_KEY"
-API_SECRET_ENV = "BT_CRACKTRADER_API_SECRET"
+SECRET_ENV = "BT_CRACKTRADER_SECRET"
 
 #: Binance's rule for a client order id (other exchanges accept at least these).
 CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
@@ -160,14 +160,14 @@ def _resolve_exchange(store_or_exchange: Any) -> Any:
         if cls is None or not isinstance(cls, type):
             raise ValueError(f"LiveBroker: exchange = {exchange_id!r} is not a ccxt exchange id")
         if not config.get("apiKey") or not config.get("secret"):
-            missing = [name for name in (API_KEY_ENV, API_SECRET_ENV) if not os.environ.get(name)]
+            missing = [name for name in (API_KEY_ENV, SECRET_ENV) if not os.environ.get(name)]
             if missing:
                 raise ValueError(
                     f"LiveBroker: exchange {exchange_id!r} needs API keys: set "
                     f"{' and '.join(missing)} (or apiKey and secret in the config)"
                 )
             config["apiKey"] = os.environ[API_KEY_ENV]
-            config["secret"] = os.environ[API_SECRET_ENV]
+            config["secret"] = os.environ[SECRET_ENV]
         return cls(config)
     exchange = getattr(store_or_exchange, "exchange", None)
     if exchange is not None and hasattr(exchange, "create_order"):
@@ -220,8 +220,9 @@ class LiveBroker(bt.BrokerBase):
 
     ``LiveBroker(store_or_exchange, live=True, **params)``: ``store_or_exchange`` is a store
     (its ``exchange`` attribute is the ccxt exchange), a ccxt exchange, or an exchange id (keys
-    from ``BT_CRACKTRADER_API_KEY``/``BT_CRACKTRADER_API_SECRET``). Each data feed trades the
-    ccxt symbol in its ``symbol`` param or attribute, else its name (``adddata(d, name=...)``).
+    from ``BT_CRACKTRADER_API_KEY``/``BT_CRACKTRADER_SECRET``). Each data feed trades the
+    ccxt symbol in its ``symbol`` param or attribute, else its ``dataname`` when that is a
+    symbol (a store's feed), else its name (``adddata(d, name=...)``).
 
     Params:
 
@@ -395,7 +396,12 @@ class LiveBroker(bt.BrokerBase):
 
     @staticmethod
     def _symbol(data: Any) -> str:
-        symbol = getattr(getattr(data, "p", None), "symbol", None) or getattr(data, "symbol", None)
+        params = getattr(data, "p", None)
+        symbol = getattr(params, "symbol", None) or getattr(data, "symbol", None)
+        dataname = getattr(params, "dataname", None)
+        # a store's feed names its symbol in ``dataname`` (``store.getdata(dataname="BTC/USDT")``)
+        if not symbol and isinstance(dataname, str) and "/" in dataname:
+            symbol = dataname
         symbol = symbol or getattr(data, "_name", None)
         if not isinstance(symbol, str) or "/" not in symbol:
             raise ValueError(

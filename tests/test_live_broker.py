@@ -877,13 +877,11 @@ def test_an_exchange_id_takes_the_keys_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     monkeypatch.delenv("BT_CRACKTRADER_API_KEY", raising=False)
-    monkeypatch.delenv("BT_CRACKTRADER_API_SECRET", raising=False)
-    with pytest.raises(
-        ValueError, match="set BT_CRACKTRADER_API_KEY and BT_CRACKTRADER_API_SECRET"
-    ):
+    monkeypatch.delenv("BT_CRACKTRADER_SECRET", raising=False)
+    with pytest.raises(ValueError, match="set BT_CRACKTRADER_API_KEY and BT_CRACKTRADER_SECRET"):
         LiveBroker("binance", live=True, backend=backend)
     monkeypatch.setenv("BT_CRACKTRADER_API_KEY", API_KEY)
-    monkeypatch.setenv("BT_CRACKTRADER_API_SECRET", SECRET)
+    monkeypatch.setenv("BT_CRACKTRADER_SECRET", SECRET)
     broker = LiveBroker("binance", live=True, backend=backend)
     assert broker._exchange.apiKey == API_KEY
     assert API_KEY not in repr(broker)
