@@ -902,3 +902,25 @@ def test_ccxt_error_classes_the_policy_relies_on() -> None:
     assert issubclass(ccxt.RequestTimeout, ccxt.NetworkError)
     assert issubclass(ccxt.OrderNotFound, ccxt.InvalidOrder)
     assert not issubclass(ccxt.InsufficientFunds, ccxt.InvalidOrder)
+
+
+def test_fees_in_the_quote_the_base_and_a_third_currency(
+    backend: str, emu: ExchangeEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """How a trade's fee is booked in the quote currency (Binance's order query has none)."""
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0)})
+    live = broker._live[broker.client_id(strat.placed[0])]
+    trades = [
+        {"amount": 0.5, "price": 20000.0, "fee": {"cost": 0.25, "currency": "USDT"}},
+        {"amount": 0.25, "price": 16000.0, "fees": [{"cost": 0.0078125, "currency": "BTC"}]},
+        {"amount": 0.25, "price": 16000.0, "fee": {"cost": 0.5, "currency": "BNB"}},
+        {"amount": 0.5, "price": 20000.0, "fee": {"cost": 0.5, "currency": "BNB"}},
+    ]
+    with caplog.at_level(logging.WARNING, logger="bt_cracktrader.livebroker"):
+        fee, last_price, last_size = broker._fees(live, trades, 0.5)
+    assert fee == 0.25 + 0.0078125 * 16000.0  # BNB left out
+    assert (last_price, last_size) == (20000.0, 0.5)  # the newest trade is the whole new fill
+    assert [r.getMessage() for r in caplog.records] == [
+        "fees in BNB (neither BTC nor USDT) are not counted"
+    ]
+    assert broker._fees(live, trades[:2], 0.5) == (0.25 + 125.0, None, None)
