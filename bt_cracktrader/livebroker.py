@@ -77,6 +77,8 @@ CLIENT_ID_PATTERN = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 #: ccxt exchange attributes holding credentials.
 SECRET_FIELDS = ("apiKey", "secret", "password", "uid", "privateKey", "token")
 
+_SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+
 #: Statuses of a ccxt order that the ledger understands.
 REPORT_STATUSES = ("open", "closed", "canceled", "expired", "rejected")
 
@@ -119,7 +121,8 @@ class _Scrubber(logging.Filter):
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        # a request's signature is no secret, but nothing is gained by logging it
+        return _SIGNATURE.sub(r"\1***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -855,7 +858,10 @@ class LiveBroker(bt.BrokerBase):
 
     def _poll_order(self, live: _LiveOrder) -> list[dict[str, Any]]:
         if live.cancel_wanted:
-            return self._send_cancel(live)
+            events = self._send_cancel(live)
+            if events or not live.cancel_wanted:
+                return events
+            # the cancel failed again: the order's fills still count meanwhile
         try:
             snap = self._read(
                 f"fetch_order of {live.cid}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -635,6 +636,25 @@ def test_a_lost_cancel_reply_is_resolved_by_querying(backend: str, emu: Exchange
     assert_books_match(broker, emu)
 
 
+def test_a_cancel_that_keeps_failing_is_retried_at_the_next_polls(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    def failing_cancel(s: Script) -> None:
+        emu.inject("DELETE", ORDER, "http503", times=4)
+        s.cancel(s.placed[0])
+
+    strat, broker = run_live_cerebro(
+        backend,
+        emu,
+        {0: buy(2.0, 19000.0), 2: failing_cancel, 3: fill(emu, 0.5, 19000.0)},
+        retries=1,
+    )
+    # bars 2 and 3: both tries fail (at bar 3 the order is polled instead); bar 4: canceled
+    assert emu.requests("DELETE", ORDER) == 5
+    assert strat.statuses() == [("Submitted", 0.0), ("Accepted", 0.0), ("Canceled", 0.5)]
+    assert_books_match(broker, emu)
+
+
 def test_cancel_of_an_order_still_unknown_is_sent_once_it_is_found(
     backend: str, emu: ExchangeEmulator
 ) -> None:
@@ -786,6 +806,10 @@ def test_secrets_never_reach_logs_reprs_errors_or_the_replay_log(
     for text in texts:
         assert API_KEY not in text
         assert SECRET not in text
+    # request signatures are no secret, but the broker's and ccxt's lines leave them out too
+    # (urllib3's own DEBUG lines, outside of the broker's reach, still show them)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(("bt_cracktrader", "ccxt"))]
+    assert [m for m in ours if re.search("signature=[0-9a-f]{64}", m)] == []
 
 
 def test_the_replay_log_replays_to_the_same_records(
