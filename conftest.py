@@ -30,6 +30,18 @@ def selected_backends() -> list[str]:
     return names
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # the store's integration test runs against the exchange emulator (a local sandbox) in
+    # every run; --sandbox names that run explicitly (CI and the docs use it)
+    parser.addoption(
+        "--sandbox",
+        action="store_true",
+        default=False,
+        help="run the CrackStore integration test against the local exchange emulator "
+        "(it runs by default too)",
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", selected_backends())

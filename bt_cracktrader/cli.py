@@ -27,7 +27,7 @@ import backtrader as bt
 from .core import ENV_VAR as BACKEND_ENV_VAR
 from .core import RustBackendUnavailable, rust_core
 from .record import first_difference
-from .runner import BROKER_CHOICES, resolve_backend, run_script
+from .runner import BROKER_CHOICES, resolve_backend, run_script, save_plots
 
 __all__ = ["COMPARE_BROKERS", "build_parser", "main"]
 
@@ -112,6 +112,18 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --compare: also print what the script printed in the reference run",
     )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        default=None,
+        help="save a plot of each run (cerebro.plot()) to this PNG file (several runs: "
+        "NAME-1.png, NAME-2.png, ...)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is only drawn on a terminal anyway)",
+    )
     # internal: a --compare worker process writes its recorded runs (JSON) to this file
     parser.add_argument("--_record-to", dest="record_to", help=argparse.SUPPRESS)
     parser.add_argument("script", help="the Backtrader script to run (a .py file)")
@@ -181,6 +193,8 @@ def cmd_replay(ns: argparse.Namespace) -> int:
         print(f"{PROG} replay: {ns.log} is not a valid recording at {where}: {exc.message}",
               file=sys.stderr)  # fmt: skip
         return 2
+    if "ledger_version" in recording:
+        return _replay_ledger_log(ns, recording)
     core_cls, _ = load_core(ns.backend)
     out = open(ns.out, "w") if ns.out else None  # noqa: SIM115 - closed below
     try:
@@ -198,6 +212,29 @@ def cmd_replay(ns: argparse.Namespace) -> int:
         if out is not None:
             out.close()
     print(f"{ns.log}: {_plural(calls, 'call')} replayed, records and state identical")
+    return 0
+
+
+def _replay_ledger_log(ns: argparse.Namespace, recording: dict[str, Any]) -> int:
+    from .core import load_ledger
+    from .core.replay import RecordingLedger, replay_ledger
+
+    ledger_cls, _ = load_ledger(ns.backend)
+    out = open(ns.out, "w") if ns.out else None  # noqa: SIM115 - closed below
+    try:
+
+        def recording_ledger(cash: Any, fee_rate: Any, strict: Any) -> Any:
+            inner = ledger_cls(cash, fee_rate, strict)
+            return RecordingLedger(inner, cash, fee_rate, strict, sink=out)
+
+        batches = replay_ledger(recording, recording_ledger if out is not None else ledger_cls)
+    except AssertionError as exc:
+        print(f"{ns.log}: DIFFERS: {exc}")
+        return 1
+    finally:
+        if out is not None:
+            out.close()
+    print(f"{ns.log}: {_plural(batches, 'batch')} replayed, records and state identical")
     return 0
 
 
@@ -325,9 +362,24 @@ def cmd_run(ns: argparse.Namespace) -> int:
             print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
     records: list[dict[str, Any]] | None = [] if ns.record_to else None
     complete = False
+    cerebros: list[Any] | None = [] if ns.plot else None
     try:
-        code = run_script(script, ns.args, backend=backend, records=records)
+        code = run_script(
+            script,
+            ns.args,
+            backend=backend,
+            records=records,
+            progress=not ns.no_progress and not ns.record_to,
+            cerebros=cerebros,
+        )
         complete = True
+        if cerebros is not None:
+            if not cerebros:
+                print(f"{PROG} run: --plot: the script ran no cerebro", file=sys.stderr)
+                code = code or 1
+            else:
+                for out in save_plots(cerebros, ns.plot):
+                    print(f"{PROG}: plot saved to {out}", file=sys.stderr)
     except Exception as exc:
         _print_script_error(exc, script)
         code = 1
@@ -375,7 +427,9 @@ class Outcome:
 def _plural(n: int, word: str) -> str:
     if n == 1:
         return f"1 {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+    if word.endswith("y"):
+        return f"{n} {word[:-1]}ies"
+    return f"{n} {word}es" if word.endswith(("ch", "sh", "s", "x")) else f"{n} {word}s"
 
 
 _WORKER_LAUNCHER = (

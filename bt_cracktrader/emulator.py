@@ -62,6 +62,11 @@ Python API (the tests and ``LiveBroker``'s tests code against these names)::
         emu.script_reports(client_id, [{"status": "NEW", "executedQty": "0"}, ...])
         emu.ledger()             # {"balances", "fills", "orders"}: the emulator's truth
 
+Helpers: ``candles_from_csv(path, start_ms=None, interval=60_000)`` (a CSV, Backtrader's
+fixtures re-timed to UTC ms), ``synthetic_candles(n, start_ms, interval=60_000)``,
+``client_config(url, key, secret)`` and ``localize_urls(exchange, url)`` (what ``client()``
+uses), ``OFFLINE_OPTIONS``.
+
 Faults (``inject``): ``after`` matching requests pass first, then the next ``times`` get the
 fault. ``"drop_before"``: the connection is closed without a reply and the request is NOT
 processed. ``"drop_after"``: the request IS processed (an order is placed or cancelled), then
@@ -98,7 +103,13 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["FAULTS", "ExchangeEmulator", "EmulatorError", "candles_from_csv"]
+__all__ = [
+    "FAULTS",
+    "ExchangeEmulator",
+    "EmulatorError",
+    "candles_from_csv",
+    "synthetic_candles",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +187,23 @@ def candles_from_csv(
         now = int(time.time() * 1000) // interval * interval
         start_ms = now - len(body) * interval
     return [[start_ms + i * interval, *(float(r[c]) for c in cols)] for i, r in enumerate(body)]
+
+
+def synthetic_candles(n: int, start_ms: int, interval: int = 60_000) -> list[list[float]]:
+    """``n`` deterministic candles ``[open_ms, o, h, l, c, v]`` from ``start_ms``: prices that
+    trend up for 40 bars then down for 40 (so moving averages cross), every number exactly
+    representable as a float and on the emulator's tick (0.01) and step."""
+    rows = []
+    price = 30000.0
+    for i in range(n):
+        drift = ((i // 40) % 2) * 2 - 1
+        o = price
+        c = o - drift * (5.0 + (i % 7)) + ((i * 37) % 11 - 5) * 0.5
+        h = max(o, c) + 3.25
+        low = min(o, c) - 2.75
+        rows.append([float(start_ms + i * interval), o, h, low, c, 1.5 + (i % 9) * 0.25])
+        price = c
+    return [[int(r[0]), *r[1:]] for r in rows]
 
 
 class _Candles:

@@ -41,7 +41,9 @@ __all__ = [
     "recording",
     "resolve_backend",
     "run_script",
+    "save_plots",
     "swapped_broker",
+    "watching",
 ]
 
 logger = logging.getLogger(__name__)
@@ -182,17 +184,72 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+@contextlib.contextmanager
+def watching(progress: bool, cerebros: list[Any] | None) -> Iterator[None]:
+    """Within the block, every ``Cerebro.run()`` shows a progress bar (with ``progress``, on
+    a terminal only) and is appended to ``cerebros`` (when given) for plotting afterwards."""
+    from .progress import PROGRESS_ANALYZER, ProgressAnalyzer, enabled
+
+    show = progress and enabled()
+    if not show and cerebros is None:
+        yield
+        return
+    original = bt.Cerebro.run
+
+    def run(self: Any, **kwargs: Any) -> Any:
+        if show and not any(kw.get("_name") == PROGRESS_ANALYZER for _, _, kw in self.analyzers):
+            self.addanalyzer(ProgressAnalyzer, _name=PROGRESS_ANALYZER)
+        result = original(self, **kwargs)
+        if cerebros is not None:
+            cerebros.append(self)
+        return result
+
+    run.__doc__ = original.__doc__
+    bt.Cerebro.run = run
+    try:
+        yield
+    finally:
+        bt.Cerebro.run = original
+
+
+def save_plots(cerebros: Sequence[Any], path: str) -> list[str]:
+    """Plot each run (``cerebro.plot()``) into PNG files: ``path`` for a single run, else
+    ``stem-1.png``, ``stem-2.png``, ... Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # with pyplot loaded first, Backtrader's own matplotlib.use("TkAgg") cannot take over
+    import matplotlib.pyplot as plt
+
+    written: list[str] = []
+    stem, ext = os.path.splitext(path)
+    figures = []
+    for cerebro in cerebros:
+        for strategy_figs in cerebro.plot(iplot=False) or []:
+            figures.extend(strategy_figs if isinstance(strategy_figs, list) else [strategy_figs])
+    for i, fig in enumerate(figures):
+        out = path if len(figures) == 1 else f"{stem}-{i + 1}{ext or '.png'}"
+        fig.set_size_inches(16, 9)
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
+        written.append(out)
+    return written
+
+
 def run_script(
     path: str | os.PathLike[str],
     args: Sequence[str] = (),
     backend: str | None = "auto",
     records: list[dict[str, Any]] | None = None,
+    progress: bool = False,
+    cerebros: list[Any] | None = None,
 ) -> int:
     """Run the script at ``path`` with ``args`` as ``python path *args`` would, with every
     ``BackBroker`` replaced by ``CrackBroker`` on ``backend`` (``"backtrader"``: no swap).
     Returns the script's exit status (0 when it ends normally or with ``sys.exit(0)``);
     exceptions other than ``SystemExit`` propagate. With ``records``, every ``Cerebro.run()``
-    is recorded into it (see :func:`recording`)."""
+    is recorded into it (see :func:`recording`); with ``progress``, runs show a progress bar
+    on a terminal; with ``cerebros``, every cerebro that ran is appended to it."""
     script = os.fspath(path)
     if not os.path.isfile(script):
         raise FileNotFoundError(f"no such script: {script!r}")
@@ -203,6 +260,7 @@ def run_script(
             stack.enter_context(swapped_broker(backend))
         if records is not None:
             stack.enter_context(recording(records))
+        stack.enter_context(watching(progress, cerebros))
         sys.argv = [script, *args]
         sys.path.insert(0, script_dir)
         try:

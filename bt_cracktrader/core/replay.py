@@ -14,6 +14,15 @@ core crate's own tests alike::
 
 JSON integers are ``int`` sizes, refs and indices; JSON floats are ``float``. Python writes
 floats with their shortest round-trip repr, so a replay reproduces every bit.
+
+An execution-ledger recording (``fixtures/ledger/*.json``, or a JSON-lines log written by
+``RecordingLedger``) has ``ledger_version`` instead of ``contract_version``::
+
+    {"ledger_version": 1, "init": {"cash": ..., "fee_rate": ..., "strict": ...},
+     "batches": [{"events": [...], "records": [...]}, {"events": [...], "error": {...}}]}
+
+A replay applies the same batches in the same order; each batch's events are applied in their
+``seq`` order, so the original order of application is kept.
 """
 
 from __future__ import annotations
@@ -24,8 +33,9 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from .contract import CONTRACT_VERSION, CoreInputError
+from .ledger import LEDGER_VERSION
 
-__all__ = ["RecordingCore", "load", "replay", "save"]
+__all__ = ["RecordingCore", "RecordingLedger", "load", "replay", "replay_ledger", "save"]
 
 
 def _plain(obj: Any) -> Any:
@@ -128,6 +138,50 @@ class RecordingCore:
         return self.inner.state()
 
 
+class RecordingLedger:
+    """Wraps an execution ledger and records every batch with its records (or its error),
+    writing them as JSON lines to ``sink`` when one is given. Events and records carry no
+    credentials, so neither does the log."""
+
+    def __init__(
+        self, inner: Any, cash: float, fee_rate: float, strict: bool, sink: TextIO | None = None
+    ) -> None:
+        self.inner = inner
+        self.backend = inner.backend
+        self.sink = sink
+        self.recording: dict[str, Any] = {
+            "ledger_version": LEDGER_VERSION,
+            "init": {"cash": cash, "fee_rate": fee_rate, "strict": strict},
+            "batches": [],
+        }
+        if sink is not None:
+            header = {k: self.recording[k] for k in ("ledger_version", "init")}
+            sink.write(_line(header))
+            sink.flush()
+
+    def apply(self, events: Sequence[Any]) -> Any:
+        entry: dict[str, Any] = {"events": _plain(events)}
+        self.recording["batches"].append(entry)
+        try:
+            records = self.inner.apply(events)
+        except CoreInputError as exc:
+            entry["error"] = {"what": exc.what, "field": exc.field, "reason": exc.reason}
+            self._emit(entry)
+            raise
+        entry["records"] = records
+        self._emit(entry)
+        return records
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.write(_line(entry))
+            self.sink.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        # state(), snapshot(), order(): read-only views of the wrapped ledger
+        return getattr(self.inner, name)
+
+
 def save(recording: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(recording, separators=(",", ":"), allow_nan=False) + "\n")
 
@@ -139,15 +193,18 @@ def _line(obj: Any) -> str:
 
 #: The JSON Schema (draft 2020-12) of a recording, written by scripts/make_contract_schema.py.
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "recording.schema.json"
+#: The JSON Schema of an execution-ledger recording, written by the same script.
+LEDGER_SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "ledger.schema.json"
 
 
 def validate_recording(data: dict[str, Any]) -> None:
-    """Check a recording against the contract's JSON Schema (``jsonschema.ValidationError``
-    names the first offending call, event or record). Used at the replay boundary and in
-    tests, never in the hot path."""
+    """Check a recording against its JSON Schema (``jsonschema.ValidationError`` names the
+    first offending call, batch, event or record). Used at the replay boundary and in tests,
+    never in the hot path."""
     import jsonschema
 
-    schema = json.loads(SCHEMA_PATH.read_text())
+    path = LEDGER_SCHEMA_PATH if "ledger_version" in data else SCHEMA_PATH
+    schema = json.loads(path.read_text())
     jsonschema.Draft202012Validator(schema).validate(data)
 
 
@@ -161,10 +218,16 @@ def load(path: Path, validate: bool = True) -> dict[str, Any]:
         lines = [json.loads(line) for line in text.splitlines() if line.strip()]
         if not lines:
             raise ValueError(f"{path}: empty replay log")
-        data: dict[str, Any] = {**lines[0], "calls": lines[1:]}
+        body = "batches" if "ledger_version" in lines[0] else "calls"
+        data: dict[str, Any] = {**lines[0], body: lines[1:]}
     else:
         data = json.loads(text)
-    if data.get("contract_version") != CONTRACT_VERSION:
+    if "ledger_version" in data:
+        if data["ledger_version"] != LEDGER_VERSION:
+            raise ValueError(
+                f"{path}: ledger_version {data['ledger_version']!r} != {LEDGER_VERSION}"
+            )
+    elif data.get("contract_version") != CONTRACT_VERSION:
         raise ValueError(
             f"{path}: contract_version {data.get('contract_version')!r} != {CONTRACT_VERSION}"
         )
@@ -219,3 +282,27 @@ def replay(recording: dict[str, Any], core_cls: Any) -> int:
         if not _same(expected, got):
             raise AssertionError(f"call #{i} ({kind}) differs: expected {expected!r}, got {got!r}")
     return len(recording["calls"])
+
+
+def replay_ledger(recording: dict[str, Any], ledger_cls: Any) -> int:
+    """Replay an execution-ledger recording on a fresh ledger of ``ledger_cls`` (or a factory
+    taking ``(cash, fee_rate, strict)``); raise ``AssertionError`` at the first batch whose
+    records or error differ, or when the final snapshot or state (if recorded) differ.
+    Returns the number of batches replayed."""
+    init = recording["init"]
+    ledger = ledger_cls(init["cash"], init["fee_rate"], init["strict"])
+    for i, batch in enumerate(recording["batches"]):
+        try:
+            got: dict[str, Any] = {"records": ledger.apply(batch["events"])}
+        except CoreInputError as exc:
+            got = {"error": {"what": exc.what, "field": exc.field, "reason": exc.reason}}
+        expected = {k: batch[k] for k in ("records", "error") if k in batch}
+        if not _same(expected, got):
+            raise AssertionError(f"batch #{i} differs: expected {expected!r}, got {got!r}")
+    for view in ("snapshot", "state"):
+        final = getattr(ledger, view)()
+        if view in recording and not _same(recording[view], final):
+            raise AssertionError(
+                f"final {view} differs: expected {recording[view]!r}, got {final!r}"
+            )
+    return len(recording["batches"])

@@ -14,7 +14,7 @@ import backtrader as bt
 import bt_cracktrader
 from bt_cracktrader import CrackBroker
 
-DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+DATA = Path(__file__).resolve().parents[3] / "fixtures" / "data"
 
 
 class _Mixed(bt.Strategy):
@@ -86,6 +86,6 @@ def test_replay_reports_the_first_difference(backend: str, tmp_path: Path) -> No
 
 
 def test_golden_fixtures_replay_from_the_command_line(backend: str, tmp_path: Path) -> None:
-    fixture = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "core").glob("*.json"))[0]
+    fixture = sorted((Path(__file__).resolve().parents[3] / "fixtures" / "core").glob("*.json"))[0]
     result = _cli("replay", str(fixture), "--backend", backend, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

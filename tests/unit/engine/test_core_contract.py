@@ -21,7 +21,7 @@ from bt_cracktrader.core.contract import (
 )
 from bt_cracktrader.core.replay import load, replay
 
-FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "core").glob("*.json"))
+FIXTURES = sorted((Path(__file__).resolve().parents[3] / "fixtures" / "core").glob("*.json"))
 
 STOCK = data_event(0, commission=0.001)
 FUTURE = data_event(1, stocklike=False, perc=False, commission=2.0, mult=10.0, margin=1000.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bt_cracktrader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_golden_fixtures_are_up_to_date(tmp_path: Path) -> None:

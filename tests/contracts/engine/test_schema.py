@@ -14,7 +14,7 @@ import pytest
 import bt_cracktrader
 from bt_cracktrader.core.replay import SCHEMA_PATH, load, validate_recording
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = sorted((ROOT / "fixtures" / "core").glob("*.json"))
 
 
