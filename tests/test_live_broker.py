@@ -22,13 +22,14 @@ import ccxt
 import pytest
 
 from bt_cracktrader.core import load_ledger
-from bt_cracktrader.emulator import ExchangeEmulator
+from bt_cracktrader.emulator import ExchangeEmulator, synthetic_candles
 from bt_cracktrader.livebroker import (
     LiveBroker,
     LiveBrokerError,
     LiveTradingNotEnabled,
     replay_ledger_log,
 )
+from bt_cracktrader.store import CrackStore
 
 SYMBOL = "BTC/USDT"
 PRICE = 20000.0
@@ -895,6 +896,57 @@ def test_a_real_cerebro_run_with_live_broker(backend: str, emu: ExchangeEmulator
     assert trades == ["trade:open:0.0", "trade:closed:0.0"]
     assert broker.getposition(strat.data).size == 0.0
     assert_books_match(broker, emu)
+
+
+def run_store_live(
+    backend: str, strategy: type = SmaLikeStrategy, **params: Any
+) -> tuple[Any, LiveBroker, ExchangeEmulator]:
+    """The whole ccxt stack live: ``CrackStore`` over the emulator's ccxt client, its
+    ``CrackData`` feed (5 bars of history, then a closed candle per poll as the emulator clock
+    advances) and ``LiveBroker(store, live=True)``. Returns the strategy, broker and emulator
+    (stopped)."""
+    start = 1_767_225_600_000  # 2026-01-01 UTC
+    emu = ExchangeEmulator(
+        candles=synthetic_candles(30, start),
+        balances={"USDT": START_USDT, "BTC": START_BTC},
+        fee_rate=FEE_RATE,
+        api_key=API_KEY,
+        secret=SECRET,
+        clock_ms=start + 15 * 60_000 + 30_000,
+    )
+    with emu:
+        store = CrackStore(client=emu.client(timeout=250))
+        data = store.getdata(
+            dataname=SYMBOL,
+            timeframe=bt.TimeFrame.Minutes,
+            compression=1,
+            backfill_bars=5,
+            on_idle=lambda: emu.advance(60_000),
+            max_idle_polls=2,
+        )
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(data)
+        defaults: dict[str, Any] = {"backend": backend, "live": True, "poll": 0, "strict": True}
+        broker = LiveBroker(store, **{**defaults, **params})
+        cerebro.setbroker(broker)
+        cerebro.addstrategy(strategy)
+        (strat,) = cerebro.run()
+    return strat, broker, emu
+
+
+def test_a_live_run_through_the_store_and_its_feed(backend: str) -> None:
+    strat, broker, emu = run_store_live(backend)
+    assert len(strat.data) == 20  # 5 bars of history, then the 15 that closed live
+    assert [e if e.startswith("trade") else e.split(":")[1] for e in strat.events] == [
+        *("Submitted", "Accepted", "Completed", "trade:open:0.0"),
+        *("Submitted", "Accepted", "Completed"),
+        *("Submitted", "Accepted", "Canceled"),
+        *("Submitted", "Accepted", "Completed", "trade:closed:7.5"),
+    ]
+    assert emu.requests("POST", ORDER) == 4
+    assert broker.getposition(strat.data).size == 0.0
+    assert_books_match(broker, emu)
+    assert broker.getvalue() == broker.getcash()
 
 
 def test_an_exchange_id_takes_the_keys_from_the_environment(
