@@ -60,8 +60,8 @@ def ccxt_timeframe(timeframe: int, compression: int, supported: Any = None) -> s
     if supported is not None and name not in supported:
         names = ", ".join(supported)
         raise TimeFrameError(
-            f"CrackData: timeframe {tfname} x {compression} ({name!r}) is not offered by the "
-            f"exchange: use one of {names}"
+            f"CrackData: timeframe {tfname} x {compression} ({name!r}) "
+            f"is not offered by the exchange: use one of {names}"
         )
     return name
 

@@ -228,6 +228,8 @@ class CrackStore(bt.Store, metaclass=_MetaStore):
     # -- identity ------------------------------------------------------------------------------
     def __repr__(self) -> str:
         key = _MASK if self._key else None
+        if self.p.client is not None:
+            return f"CrackStore(exchange={self.exchange.id!r}, client=..., key={key!r})"
         return (
             f"CrackStore(exchange={self.exchange.id!r}, sandbox={bool(self.p.sandbox)}, "
             f"url={self.p.url!r}, key={key!r})"

@@ -5,6 +5,8 @@ here, or this gate fails.
 * ``examples/backtrader/*.py`` run through ``python -m bt_cracktrader run --compare`` in
   ``test_backtrader_examples.py`` (every record and printed line identical to BackBroker);
 * ``examples/sma_cross.py --compare`` runs BackBroker and both cores itself and prints MATCH;
+* ``examples/ccxt_paper.py --emulator --compare`` paper-trades through CrackStore on a local
+  exchange emulator, then runs the same bars on BackBroker, and prints MATCH;
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ EXAMPLES = ROOT / "examples"
 #: test_backtrader_examples.py), or (argv per backend, a line the output must contain)
 GATE: dict[str, object] = {
     "sma_cross.py": (["--compare"], "MATCH"),
+    # paper trading through CrackStore on a local exchange emulator, against BackBroker
+    "ccxt_paper.py": (["--emulator", "--backend", "{backend}", "--compare"], "MATCH"),
 }
 for script in sorted((EXAMPLES / "backtrader").glob("*.py")):
     GATE[f"backtrader/{script.name}"] = "compare-suite"
