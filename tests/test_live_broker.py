@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import backtrader as bt
-import ccxt
 import pytest
 from live_support import (
     API_KEY,
@@ -697,14 +696,6 @@ def test_an_exchange_id_takes_the_keys_from_the_environment(
     assert broker._exchange.apiKey == API_KEY + "2"
     with pytest.raises(ValueError, match="a config needs exchange = a ccxt exchange id"):
         LiveBroker({"apiKey": API_KEY}, live=True, backend=backend)
-
-
-def test_ccxt_error_classes_the_policy_relies_on() -> None:
-    # the policy table of the module doc, as ccxt's class tree must keep it
-    assert issubclass(ccxt.DDoSProtection, ccxt.NetworkError)
-    assert issubclass(ccxt.RequestTimeout, ccxt.NetworkError)
-    assert issubclass(ccxt.OrderNotFound, ccxt.InvalidOrder)
-    assert not issubclass(ccxt.InsufficientFunds, ccxt.InvalidOrder)
 
 
 def test_fees_in_the_quote_the_base_and_a_third_currency(
