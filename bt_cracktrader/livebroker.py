@@ -7,7 +7,7 @@ the Rust ``RustLedger``, the same API), and the ledger's records become Backtrad
 ``Order.execute``/``accept``/``cancel``... calls and ``notify_order`` notifications. So a report
 seen twice, late or out of order is applied exactly once, whichever backend runs.
 
-Trading is opt-in: ``LiveBroker(exchange)`` refuses to start unless ``live=True`` is given.
+Trading is opt-in: ``LiveBroker(exchange)`` is refused unless ``live=True`` is given.
 
 Exchange calls and their failures (the retry policy of ``docs/user_guide.md``):
 
@@ -113,10 +113,15 @@ class _Scrubber(logging.Filter):
     """Replaces credentials by ``***`` in texts and in log records (a logging filter on ccxt's
     logger, whose DEBUG lines quote the request headers, API key included)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self) -> None:
         super().__init__()
+        self.secrets: list[str] = []
+
+    def add(self, secrets: Iterable[str]) -> None:
+        # a value too short to be a credential (an empty uid, a "1") would garble every line
+        known = set(self.secrets) | {s for s in secrets if len(s) >= 4}
         # longest first, so a secret containing another is replaced whole
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = sorted(known, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -132,6 +137,11 @@ class _Scrubber(logging.Filter):
                 record.msg = clean
                 record.args = None
         return True
+
+
+#: One filter for every broker (each adds its exchange's credentials): attached once to ccxt's
+#: loggers, it scrubs their records whichever broker's exchange logs.
+_SCRUBBER = _Scrubber()
 
 
 def _exchange_secrets(exchange: Any) -> list[str]:
@@ -229,7 +239,7 @@ class LiveBroker(bt.BrokerBase):
 
     Params:
 
-      - ``live`` (default: ``False``): must be ``True``, or the broker refuses to start.
+      - ``live`` (default: ``False``): must be ``True``, or the broker is not created.
       - ``backend`` (default: ``None``): the core, ``"python"``, ``"rust"`` or ``"auto"``
         (``None`` reads ``BT_CRACKTRADER_BACKEND``).
       - ``cash`` (default: ``None``): the starting cash; ``None`` reads the total balance of the
@@ -280,10 +290,11 @@ class LiveBroker(bt.BrokerBase):
                 f"LiveBroker sends real orders to {self._exchange_id}: pass live=True to opt in "
                 "(LiveBroker(store, live=True))"
             )
-        self._scrubber = _Scrubber(_exchange_secrets(self._exchange))
+        self._scrubber = _SCRUBBER
+        self._scrubber.add(_exchange_secrets(self._exchange))
         exlogger = getattr(self._exchange, "logger", None)
         for log in {logging.getLogger("ccxt"), logging.getLogger("ccxt.base.exchange"), exlogger}:
-            if isinstance(log, logging.Logger):
+            if isinstance(log, logging.Logger) and self._scrubber not in log.filters:
                 log.addFilter(self._scrubber)
         self._ledger_cls, self.backend = load_ledger(self.p.backend)
         prefix = self.p.client_id_prefix
@@ -326,7 +337,15 @@ class LiveBroker(bt.BrokerBase):
 
     def start(self) -> None:
         self.init()
-        self._run_id = self.p.run_id or _base36(int(time.time()))
+        self._run_id = str(self.p.run_id or _base36(int(time.time())))
+        stem = f"{self.p.client_id_prefix}{self._run_id}-"
+        # room for order refs of 10 digits within Binance's 36 characters
+        if not CLIENT_ID_PATTERN.match(stem + "0") or len(stem) > 26:
+            raise ValueError(
+                f"LiveBroker: run_id = {self.p.run_id!r} makes client order ids {stem}<ref> that "
+                "are too long or hold characters a client order id cannot (26 characters at "
+                "most before the ref; A-Z a-z 0-9 . : / _ -)"
+            )
         datas = list(getattr(getattr(self, "cerebro", None), "datas", None) or [])
         for data in datas:
             self._data_index(data)

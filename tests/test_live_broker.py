@@ -600,6 +600,16 @@ def test_a_bad_key_stops_the_broker_without_quoting_it(backend: str, emu: Exchan
 
 
 # -- cash, secrets, replay, Cerebro ------------------------------------------------------------
+def test_client_ids_that_binance_would_refuse_are_refused_first(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    with pytest.raises(ValueError, match="client_id_prefix = 'a b' has characters"):
+        make_broker(backend, emu, client_id_prefix="a b")
+    broker = make_broker(backend, emu, run_id="r" * 30, cash=1000.0)
+    with pytest.raises(ValueError, match="run_id = 'rrrr.*' makes client order ids btctrrr"):
+        broker.start()
+
+
 def test_cash_comes_from_the_balance_unless_given(backend: str, emu: ExchangeEmulator) -> None:
     broker = make_broker(backend, emu, currency="USDT")
     broker.start()
