@@ -528,6 +528,16 @@ def test_an_invalid_order_is_rejected_with_the_exchanges_message(
     assert_books_match(broker, emu)
 
 
+def test_a_symbol_the_exchange_does_not_list_is_rejected(
+    backend: str, emu: ExchangeEmulator
+) -> None:
+    strat, broker = run_live_cerebro(backend, emu, {0: buy(1.0)}, symbol="ETH/USDT")
+    assert strat.statuses() == [("Submitted", 0.0), ("Rejected", 0.0)]
+    assert strat.placed[0].info["error"].startswith("BadSymbol: ")
+    assert emu.requests("POST", ORDER) == 0
+    assert_books_match(broker, emu)
+
+
 def test_a_size_off_the_amount_step_is_rejected_before_sending(
     backend: str, emu: ExchangeEmulator
 ) -> None:

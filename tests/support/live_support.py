@@ -110,13 +110,14 @@ def run_live_cerebro(
     steps: dict[int, Step] | None = None,
     bars: int = 8,
     strategy: type = Script,
+    symbol: str = SYMBOL,
     **params: Any,
 ) -> tuple[Any, LiveBroker]:
     """Run a real ``bt.Cerebro`` with ``LiveBroker(live=True)`` against ``emu``: ``strategy``
-    (``steps[i]`` runs in ``next()`` of bar ``i``) over ``bars`` one-minute bars of
-    ``BTC/USDT``. Returns the strategy and the broker."""
+    (``steps[i]`` runs in ``next()`` of bar ``i``) over ``bars`` one-minute bars of ``symbol``.
+    Returns the strategy and the broker."""
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(Bars(n=bars), name=SYMBOL)
+    cerebro.adddata(Bars(n=bars), name=symbol)
     broker = make_broker(backend, emu, **params)
     cerebro.setbroker(broker)
     if strategy is Script:
