@@ -368,7 +368,8 @@ class CrackStore(bt.Store, metaclass=_MetaStore):
             )
         from .livebroker import LiveBroker  # type: ignore[import-not-found,unused-ignore]
 
-        return LiveBroker(self, *args, **kwargs)
+        # getbroker(live=True) is the explicit opt-in LiveBroker asks for
+        return LiveBroker(self, *args, live=True, **kwargs)  # type: ignore[call-arg]
 
     def start(self, data: Any = None, broker: Any = None) -> None:
         if data is not None and data not in self.datas:

@@ -345,8 +345,7 @@ def pycore_snapshot(core: PyCore) -> tuple[Any, ...]:
     # int(data): value_of creates a position under the key it is given (1.0 or True finds the
     # comm scheme of data 1), where the Rust core keeps the data index
     positions = tuple(
-        (int(data), p.size, p.price, p.adjbase, p.dt, p.day)
-        for data, p in core.positions.items()
+        (int(data), p.size, p.price, p.adjbase, p.dt, p.day) for data, p in core.positions.items()
     )
     orders = tuple(
         (o.ref, o.data, o.isbuy, o.size, o.remsize, o.exectype, o.price, o.pricelimit, o.pclose,

@@ -249,8 +249,8 @@ def run_store_live(
 ) -> tuple[Any, LiveBroker, ExchangeEmulator]:
     """The whole ccxt stack live: ``CrackStore`` over the emulator's ccxt client, its
     ``CrackData`` feed (5 bars of history, then a closed candle per poll as the emulator clock
-    advances) and ``LiveBroker(store, live=True)``. Returns the strategy, broker and emulator
-    (stopped)."""
+    advances) and its live broker, ``store.getbroker(live=True)``. Returns the strategy, broker
+    and emulator (stopped)."""
     start = 1_767_225_600_000  # 2026-01-01 UTC
     emu = make_emulator(candles=synthetic_candles(30, start), clock_ms=start + 15 * 60_000 + 30_000)
     with emu:
@@ -265,8 +265,8 @@ def run_store_live(
         )
         cerebro = bt.Cerebro(stdstats=False)
         cerebro.adddata(data)
-        defaults: dict[str, Any] = {"backend": backend, "live": True, "poll": 0, "strict": True}
-        broker = LiveBroker(store, **{**defaults, **params})
+        defaults: dict[str, Any] = {"backend": backend, "poll": 0, "strict": True}
+        broker = store.getbroker(live=True, **{**defaults, **params})
         cerebro.setbroker(broker)
         cerebro.addstrategy(strategy)
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import backtrader as bt
 from backtrader.utils import date2num
+from live_support import check_engine_live, check_store_live
 
 from bt_cracktrader.emulator import OFFLINE_OPTIONS, synthetic_candles
 from bt_cracktrader.feed import from_ms
@@ -206,9 +207,14 @@ def test_paper_strategy_through_the_store_matches_backbroker(
 
 
 # --- LIVE MODE ---------------------------------------------------------------------------
-# Not wired here: the live broker (bt_cracktrader/livebroker.py, LiveBroker) is developed on
-# another branch. Once it is on main, the same strategy runs with
-# ``store.getbroker(live=True, backend=backend)`` against the emulator (with
-# ``ExchangeEmulator(match_on_advance=True)`` so resting limits fill as candles close), and
-# ``emu.ledger()`` is the truth its cash, positions and fills are checked against.
-# (the lead wires it: a test named test_live_strategy_through_the_store)
+# The same kind of strategy trades live: ``store.getbroker(live=True)`` (LiveBroker) places real
+# orders on the emulator, and ``emu.ledger()`` is the truth its cash, positions and fills are
+# checked against (tests/support/live_support.py).
+
+
+def test_live_strategy_through_the_store(backend: str) -> None:
+    check_store_live(backend)
+
+
+def test_live_engine_run_through_faults(backend: str) -> None:
+    check_engine_live(backend)
