@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,8 +65,14 @@ def _run(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tu
 
 
 def _last_line(output: str) -> str:
+    """The figure worth a table cell: cargo's test counts summed, else the last line."""
+    results = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", output)
+    if results:
+        passed = sum(int(p) for p, _ in results)
+        failed = sum(int(f) for _, f in results)
+        return f"{passed} passed, {failed} failed (cargo test)"
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1][:100] if lines else ""
+    return lines[-1][:100] if lines else "ok"
 
 
 def _pytest(paths: Sequence[Path], workdir: Path, env: dict[str, str], *extra: str) -> list[str]:
