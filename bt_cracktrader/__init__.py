@@ -3,6 +3,8 @@
 ``import bt_cracktrader`` registers ``bt.brokers.CrackBroker``::
 
     cerebro.setbroker(bt_cracktrader.CrackBroker(backend="rust"))
+
+``bt_cracktrader.sweep(build_cerebro, grid)`` runs ``optstrategy``'s parameter sets on Dask.
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ import backtrader as bt
 
 from .broker import CrackBroker
 from .core import BACKENDS, CoreInputError, RustBackendUnavailable, load_core
+from .sweep import SweepError, SweepRecord, sweep
 
-__all__ = ["BACKENDS", "CoreInputError", "CrackBroker", "RustBackendUnavailable", "load_core"]
+__all__ = [
+    "BACKENDS",
+    "CoreInputError",
+    "CrackBroker",
+    "RustBackendUnavailable",
+    "SweepError",
+    "SweepRecord",
+    "load_core",
+    "sweep",
+]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
