@@ -681,6 +681,12 @@ def _prepare(
         backtrader.cerebro.multiprocessing = saved
     # the combinations travel one per task; the (exhausted) optstrategy iterator stays here
     prepared.strats = []
+    if not (prepared.p.optdatas and prepared._dopreload and prepared._dorunonce):
+        logger.warning(
+            "the datas are not loaded once for all runs (optdatas, preload or runonce is off, or "
+            "a data is replayed): each run loads them from their source, which must then be "
+            "readable on every worker"
+        )
     return prepared, iterstrats, (cls, args, kwargs)
 
 
@@ -760,7 +766,8 @@ def _client(scheduler: Any, workers: int | None) -> tuple[Any, list[Any]]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",  # a free port: 8787 may be taken by another cluster
-        silence_logs=logging.ERROR,
+        # the sweep reports failed sets itself; Dask's own shutdown races are noise here
+        silence_logs=logging.CRITICAL,
     )
     client = Client(cluster)
     logger.info("started a LocalCluster of %d workers; dashboard: %s", count, client.dashboard_link)
@@ -887,6 +894,10 @@ def _resume_from(
     return done
 
 
+#: How often a sweep checks that a retry restricted to some workers still has one to run on.
+RESTRICTION_CHECK_SECONDS = 5.0
+
+
 def _run_on_dask(
     payload: _Payload,
     tasks: dict[int, bytes],
@@ -898,7 +909,7 @@ def _run_on_dask(
     journal: _Journal | None,
     bar: _Progress,
 ) -> None:
-    from distributed import as_completed
+    from distributed import wait
 
     client, to_close = _client(scheduler, workers)
     token = hashlib.sha256(payload.cerebro).hexdigest()[:12] + f"-{os.getpid()}-{time.time_ns()}"
@@ -907,87 +918,124 @@ def _run_on_dask(
         logger.info(
             "scattered the cerebro (%d bytes) to %d workers; %d parameter sets to run",
             len(payload.cerebro),
-            len(client.scheduler_info().get("workers", {})),
+            len(client.nthreads()),
             len(tasks),
         )
         attempts: dict[int, int] = {}
         failed_on: dict[int, set[str]] = {}
         owner: dict[Any, int] = {}
+        restricted: dict[Any, set[str]] = {}
+        submitted = 0
 
-        def submit(i: int) -> Any:
-            nonlocal shared
+        def submit(i: int, count: bool = True) -> Any:
+            nonlocal shared, submitted
             if shared.status != "finished":
                 # every worker that held the cerebro died (e.g. a cluster of one): send it again
                 shared = client.scatter(payload, broadcast=True, hash=False)
-            attempts[i] = attempts.get(i, 0) + 1
+            if count:
+                attempts[i] = attempts.get(i, 0) + 1
             avoid = failed_on.get(i, set())
-            others = None
-            if avoid:  # a retry: rather on a worker where it has not failed, if there is one
-                alive = client.scheduler_info().get("workers", {})
-                others = [w for w in alive if w not in avoid] or None
+            # a retry runs on another worker if there is one; the restriction is strict, as
+            # Dask's work stealing moves tasks with loose ones back to the worker it failed on
+            others = [w for w in client.nthreads() if w not in avoid] if avoid and count else []
+            submitted += 1
             fut = client.submit(
                 run_task,
                 shared,
                 tasks[i],
                 i,
-                key=f"bt-sweep-{token}-{i}-{attempts[i]}",
+                key=f"bt-sweep-{token}-{i}-{submitted}",
                 pure=False,
-                workers=others,
-                allow_other_workers=others is not None,
+                workers=others or None,
             )
             owner[fut] = i
+            if others:
+                restricted[fut] = set(others)
             return fut
 
-        futures = as_completed([submit(i) for i in sorted(tasks)])
-        for fut in futures:
-            i = owner.pop(fut)
+        pending = {submit(i) for i in sorted(tasks)}
+        while pending:
             try:
-                result = fut.result()
-            except Exception as exc:  # e.g. KilledWorker: its worker died each time
-                result = {
-                    "status": "error",
-                    "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-                    "worker": None,
-                    "seconds": 0.0,
-                }
-            fut.release()
-            rec = SweepRecord(
-                index=i,
-                values=combos[i],
-                status=result["status"],
-                params=result.get("params", {}),
-                analyzers=result.get("analyzers", {}),
-                error=result.get("error"),
-                attempts=attempts[i],
-                worker=result.get("worker"),
-                seconds=result.get("seconds", 0.0),
-            )
-            if rec.status == "error":
-                if result.get("worker"):
-                    failed_on.setdefault(i, set()).add(result["worker"])
-                if attempts[i] <= retries:
-                    logger.warning(
-                        "parameter set %d (%s) failed on worker %s: %s; retrying on another worker",
-                        i,
-                        rec.describe(),
-                        rec.worker or "?",
-                        rec.error,
+                with client.as_current():  # distributed.wait works with the current client
+                    finished, pending = wait(
+                        pending, timeout=RESTRICTION_CHECK_SECONDS, return_when="FIRST_COMPLETED"
                     )
-                    futures.add(submit(i))
+            except TimeoutError:
+                finished = set()
+            if not finished:
+                alive = set(client.nthreads())
+                for fut in [f for f in pending if f in restricted]:
+                    if not restricted[fut] & alive:  # every worker it may run on has left
+                        pending.discard(fut)
+                        fut.cancel()
+                        restricted.pop(fut)
+                        pending.add(submit(owner.pop(fut), count=False))
+                continue
+            for fut in finished:
+                retry = _finish(fut, owner.pop(fut), combos, attempts, failed_on, retries)
+                restricted.pop(fut, None)
+                if isinstance(retry, int):
+                    pending.add(submit(retry))
                     continue
-                logger.error(
-                    "parameter set %d (%s) failed %d times, last on worker %s: %s\n%s",
-                    i,
-                    rec.describe(),
-                    attempts[i],
-                    rec.worker or "?",
-                    rec.error,
-                    result.get("traceback", ""),
-                )
-            done[i] = rec
-            if journal is not None:
-                journal.add(rec)
-            bar.update(rec)
+                done[retry.index] = retry
+                if journal is not None:
+                    journal.add(retry)
+                bar.update(retry)
     finally:
         for opened in to_close:
             opened.close()
+
+
+def _finish(
+    fut: Any,
+    i: int,
+    combos: list[dict[str, Any]],
+    attempts: dict[int, int],
+    failed_on: dict[int, set[str]],
+    retries: int,
+) -> SweepRecord | int:
+    """The record of a finished task, or its index if it failed and is to run again."""
+    try:
+        result = fut.result()
+    except Exception as exc:  # e.g. KilledWorker: its worker died each time
+        result = {
+            "status": "error",
+            "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+            "worker": None,
+            "seconds": 0.0,
+        }
+    fut.release()
+    rec = SweepRecord(
+        index=i,
+        values=combos[i],
+        status=result["status"],
+        params=result.get("params", {}),
+        analyzers=result.get("analyzers", {}),
+        error=result.get("error"),
+        attempts=attempts[i],
+        worker=result.get("worker"),
+        seconds=result.get("seconds", 0.0),
+    )
+    if rec.status != "error":
+        return rec
+    if result.get("worker"):
+        failed_on.setdefault(i, set()).add(result["worker"])
+    if attempts[i] <= retries:
+        logger.warning(
+            "parameter set %d (%s) failed on worker %s: %s; retrying on another worker",
+            i,
+            rec.describe(),
+            rec.worker or "?",
+            rec.error,
+        )
+        return i
+    logger.error(
+        "parameter set %d (%s) failed %d times, last on worker %s: %s\n%s",
+        i,
+        rec.describe(),
+        attempts[i],
+        rec.worker or "?",
+        rec.error,
+        result.get("traceback", ""),
+    )
+    return rec
