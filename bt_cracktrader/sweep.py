@@ -26,6 +26,7 @@ and their parameters and analyses are those of ``optstrategy(maxcpus=1)``, to th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import csv
@@ -522,6 +523,14 @@ _load_lock = threading.Lock()
 _run_lock = threading.Lock()
 
 
+def _file_digest(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return hashlib.sha256(fh.read().encode("utf-8")).hexdigest()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _load_source(name: str, path: str, source: str) -> types.ModuleType:
     """The user's module ``name`` on this worker, executed from the client's source (once per
     process). A ``__main__`` module runs under another name, so its ``if __name__ ==
@@ -531,6 +540,13 @@ def _load_source(name: str, path: str, source: str) -> types.ModuleType:
         module = _loaded.get((name, digest))
         if module is not None:
             return module
+        # a worker inside the client's process (a threaded cluster) has the module already:
+        # running it again would make its classes different from the client's
+        present = sys.modules.get(name)
+        if getattr(present, "__file__", None) == path and _file_digest(path) == digest:
+            assert present is not None
+            _loaded[(name, digest)] = present
+            return present
         run_name = f"_bt_cracktrader_sweep_main_{digest[:12]}" if name == "__main__" else name
         module = types.ModuleType(run_name)
         module.__file__ = path
@@ -814,6 +830,11 @@ def sweep(
 
     done: dict[int, SweepRecord] = {}
     if out_path is not None:
+        if _is_parquet(out_path):
+            _pyarrow()  # now, not after the last set
+        folder = os.path.dirname(os.path.abspath(out_path))
+        if not os.path.isdir(folder):
+            raise SweepError(f"results file {out_path}: no such directory {folder}")
         done = _resume_from(out_path, resume, keys, combos)
 
     if isinstance(build_cerebro, bt.Cerebro):
@@ -872,8 +893,6 @@ def _resume_from(
         raise SweepError(
             f"results file {out} exists: resume it (--resume, resume=True) or remove it"
         )
-    if _is_parquet(out):
-        _pyarrow()
     index = {_values_key(values): i for i, values in enumerate(combos)}
     done: dict[int, SweepRecord] = {}
     for rec in load_results(out):
@@ -960,7 +979,7 @@ def _run_on_dask(
                     finished, pending = wait(
                         pending, timeout=RESTRICTION_CHECK_SECONDS, return_when="FIRST_COMPLETED"
                     )
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
                 finished = set()
             if not finished:
                 alive = set(client.nthreads())

@@ -2,7 +2,7 @@
 """Sweep throughput on Dask against Backtrader's optstrategy, on this machine.
 
     python scripts/benchmark_sweep.py [--backend rust] [--data PATH] [--fast 5:45:5]
-        [--slow 30,40,50,60] [--workers 1,2,all] [--json-out PATH]
+        [--slow 30,40,50,60] [--workers 1,2,all] [--repeat 3] [--json-out PATH]
 
 One SMA-crossover strategy (with TradeAnalyzer, DrawDown and Returns) over the grid ``--fast``
 x ``--slow`` (``python -m bt_cracktrader sweep`` syntax), on ``CrackBroker(backend=...)`` or,
@@ -15,7 +15,9 @@ exits 1 before anything is reported. Then, for each worker count N of ``--worker
   apart; the sweep is timed from the call to the last record (building and preparing the
   cerebro, scattering it, every task).
 
-It reports parameter sets per second for each, the mean time of one run on a worker (the
+Every case runs ``--repeat`` times, in rounds whose order rotates, and keeps its best time:
+on a shared machine, load that changes over minutes then slows every case alike. It reports
+parameter sets per second for each, the mean time of one run on a worker (the
 ``seconds`` of the records), the overhead per set that a sweep adds on one worker (its wall
 time per set minus that mean) and the scheduler's ceiling (no-op tasks per second on the same
 cluster): the numbers of the throughput model in the README.
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow", default="30,40,50,60", help="values of slow")
     parser.add_argument("--workers", default="1,2,all", help="worker counts (default 1,2,all)")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="time each row this many times, keep the best"
+        "--repeat", type=int, default=3, help="rounds of every case; each keeps its best"
     )
     parser.add_argument("--json-out", default=None)
     ns = parser.parse_args(argv)
@@ -160,39 +162,33 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{sets} parameter sets, {ns.backend}, {Path(ns.data).name}, {os.cpu_count()} CPUs")
     repeat = max(1, ns.repeat)
-    base_time, reference = run_optstrategy(build, grid, 1)
-    for _ in range(repeat - 1):
-        base_time = min(base_time, run_optstrategy(build, grid, 1)[0])
-    rows: list[dict[str, Any]] = []
-    rows.append({"runner": "optstrategy", "workers": 1, "seconds": base_time})
-    for n in counts:
-        if n > 1:
-            best = float("inf")
-            for _ in range(repeat):
-                elapsed, records = run_optstrategy(build, grid, n)
+    _, reference = run_optstrategy(build, grid, 1)
+    cases = [("optstrategy", n) for n in sorted({1, *counts})] + [("sweep", n) for n in counts]
+    best: dict[tuple[str, int], dict[str, Any]] = {}
+    # rounds of every case, the order rotating each round: a machine whose load changes over
+    # minutes slows every case alike; each case keeps its best round
+    for round_ in range(repeat):
+        shift = round_ % len(cases)
+        for runner, n in cases[shift:] + cases[:shift]:
+            row: dict[str, Any] = {"runner": runner, "workers": n}
+            if runner == "optstrategy":
+                row["seconds"], records = run_optstrategy(build, grid, n)
                 if records != reference:
                     print(f"optstrategy(maxcpus={n}) differs from maxcpus=1", file=sys.stderr)
                     return 1
-                best = min(best, elapsed)
-            rows.append({"runner": "optstrategy", "workers": n, "seconds": best})
-    for n in counts:
-        best_row: dict[str, Any] = {}
-        for _ in range(repeat):
-            started, elapsed, recs, noop_rate = run_sweep(build, grid, n)
-            got = [(r.params, r.analyzers) for r in recs]
-            if any(not r.ok for r in recs) or got != reference:
-                print(f"the sweep on {n} workers differs from optstrategy(1)", file=sys.stderr)
-                return 1
-            if not best_row or elapsed < best_row["seconds"]:
-                best_row = {
-                    "runner": "sweep",
-                    "workers": n,
-                    "seconds": elapsed,
-                    "cluster_start": started,
-                    "task_mean": statistics.fmean(r.seconds for r in recs),
-                    "noop_tasks_per_second": noop_rate,
-                }
-        rows.append(best_row)
+            else:
+                started, row["seconds"], recs, noop_rate = run_sweep(build, grid, n)
+                got = [(r.params, r.analyzers) for r in recs]
+                if any(not r.ok for r in recs) or got != reference:
+                    print(f"the sweep on {n} workers differs from optstrategy(1)", file=sys.stderr)
+                    return 1
+                row["cluster_start"] = started
+                row["task_mean"] = statistics.fmean(r.seconds for r in recs)
+                row["noop_tasks_per_second"] = noop_rate
+            if (runner, n) not in best or row["seconds"] < best[(runner, n)]["seconds"]:
+                best[(runner, n)] = row
+    rows = [best[case] for case in cases]
+    base_time = best[("optstrategy", 1)]["seconds"]
     # the model's two numbers, from the least loaded case: one worker
     one = min(
         (r for r in rows if r["runner"] == "sweep"), key=lambda r: (r["workers"], r["seconds"])

@@ -220,6 +220,17 @@ def test_float_and_fixed_parameters(client: Any, backend: str) -> None:
     assert [r.params["slow"] for r in records] == [12, 12]
 
 
+def test_threads_of_this_process(backend: str) -> None:
+    # workers in the client's own process, two threads each: the runs take turns, and the
+    # user's module is the one already imported here, not a second copy of it
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
+    ) as threaded:
+        records = bt_cracktrader.sweep(functools.partial(build, backend), GRID, threaded)
+    assert_matches(records, optstrategy_records(build(backend), GRID), GRID)
+    assert sys.modules[SmaCross.__module__].SmaCross is SmaCross
+
+
 # -- failures -----------------------------------------------------------------------------------
 def test_a_killed_worker_loses_nothing(client: Any, backend: str, tmp_path: Path) -> None:
     marker = tmp_path / "killed"
@@ -388,7 +399,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_sweep_matches_optstrategy(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Any, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = tmp_path / "cross.py"
     script.write_text(SCRIPT.format(data=str(DATA / "orcl-2014.txt")))
@@ -410,8 +421,9 @@ def test_cli_sweep_matches_optstrategy(
     grid = {"fast": [3, 6], "slow": [15, 25]}
     assert_matches(records, optstrategy_records(cerebro, grid), grid)
 
-    # without --out the table goes to stdout; the progress bar can be forced
-    proc = _cli(*args, "--backend", backend, "--workers", "1", "--progress", cwd=tmp_path)
+    # on a running cluster, without --out (the table goes to stdout), the progress bar forced
+    address = client.scheduler.address
+    proc = _cli(*args, "--backend", backend, "--scheduler", address, "--progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     table = list(csv.DictReader(proc.stdout.splitlines()))
     assert [(row["fast"], row["slow"]) for row in table] == [
@@ -505,3 +517,10 @@ def test_parquet_without_pyarrow_says_what_is_missing(
     rec = SweepRecord(index=0, values={"fast": 3})
     with pytest.raises(SweepError, match="needs the package pyarrow .* or use a .csv file"):
         write_results(str(tmp_path / "r.parquet"), [rec], ["fast"])
+    # a sweep says so before it runs anything
+    make = functools.partial(build, "python", log=str(tmp_path / "ran.log"))
+    with pytest.raises(SweepError, match="needs the package pyarrow"):
+        bt_cracktrader.sweep(make, GRID, out=tmp_path / "r.parquet")
+    assert not (tmp_path / "ran.log").exists()
+    with pytest.raises(SweepError, match="no such directory"):
+        bt_cracktrader.sweep(make, GRID, out=tmp_path / "missing" / "r.csv")
