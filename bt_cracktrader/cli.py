@@ -789,6 +789,14 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     except SweepError as exc:
         print(f"{PROG} sweep: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = (
+            f"the finished sets are in {ns.out}: run again with --resume"
+            if ns.out
+            else "nothing was saved (no --out)"
+        )
+        print(f"\n{PROG} sweep: interrupted; {where}", file=sys.stderr)
+        return 130
     finally:
         package_logger.removeHandler(handler)
     return _sweep_report(records, list(grid), ns.out, time.perf_counter() - start)

@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -434,6 +435,99 @@ def test_cli_sweep_matches_optstrategy(
     ]
     assert "record" not in table[0]
     assert "sweep [####" in proc.stderr and "ETA" in proc.stderr
+
+
+SLOW_SCRIPT = """\
+import time
+
+import backtrader as bt
+
+SLOW = True  # the test's reference run, in its own process, turns it off
+
+
+class Slow(bt.Strategy):
+    params = (("period", 5),)
+
+    def __init__(self):
+        self.sma = bt.ind.SMA(period=self.p.period)
+
+    def next(self):
+        if self.data.close[0] > self.sma[0] and not self.position:
+            self.buy(size=5)
+        elif self.data.close[0] < self.sma[0] and self.position:
+            self.close()
+
+    def stop(self):
+        if SLOW:
+            time.sleep(0.3)
+        with open({runs!r}, "a") as fh:
+            fh.write(f"{{self.p.period}}\\n")
+
+
+def build_cerebro():
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname={data!r}))
+    cerebro.addstrategy(Slow)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
+    return cerebro
+"""
+
+
+def test_cli_sweep_interrupted_then_resumed(
+    client: Any, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, out = tmp_path / "runs.log", tmp_path / "r.csv"
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_SCRIPT.format(data=str(DATA / "orcl-2014.txt"), runs=str(runs)))
+    args = ["sweep", str(script), "--param", "period=3:23", "--backend", backend, "--out", str(out)]
+    args += ["--scheduler", client.scheduler.address]
+    launcher = "import sys; from bt_cracktrader.cli import main; sys.exit(main(sys.argv[1:]))"
+    # Ctrl-C: SIGINT, which a child of this (possibly non-interactive) process might ignore
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_rows(out)) < 4:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"interrupted; the finished sets are in {out}: run again with --resume" in err
+    saved = {int(row["period"]) for row in _rows(out)}
+    assert all(row["status"] == "ok" for row in _rows(out))
+    assert 4 <= len(saved) < 20
+
+    runs.write_text("")
+    resumed = _cli(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    rerun = sorted(int(line) for line in runs.read_text().split())
+    assert rerun == sorted(set(range(3, 23)) - saved)  # none of the saved sets ran again
+    records = load_results(str(out))
+    runs.write_text("")
+    assert [r.values["period"] for r in records] == list(range(3, 23))
+
+    spec = importlib.util.spec_from_file_location("slow_script", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "slow_script", module)
+    spec.loader.exec_module(module)
+    module.SLOW = False
+    cerebro = module.build_cerebro()
+    cerebro.setbroker(CrackBroker(backend=backend))
+    grid = {"period": list(range(3, 23))}
+    assert_matches(records, optstrategy_records(cerebro, grid), grid)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a results file being written."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return [row for row in csv.DictReader(fh) if row.get("record")]
 
 
 def test_cli_sweep_errors(tmp_path: Path) -> None:
