@@ -723,6 +723,13 @@ class _Progress:
         self.stream = stream
         self.start = time.monotonic()
         self.last = 0.0
+        self.drawn = -1
+
+    def restart(self) -> None:
+        """Measure the rate from now: when the sets are submitted, not when the cluster starts."""
+        self.start = time.monotonic()
+        if self.enabled:
+            self._draw(self.start)
 
     def update(self, rec: SweepRecord) -> None:
         self.done += 1
@@ -748,10 +755,12 @@ class _Progress:
             line += f"  {self.failed} failed"
         self.stream.write(line)
         self.stream.flush()
+        self.drawn = self.done
 
     def close(self) -> None:
         if self.enabled:
-            self._draw(time.monotonic())
+            if self.drawn != self.done:
+                self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
 
@@ -945,6 +954,7 @@ def _run_on_dask(
         owner: dict[Any, int] = {}
         restricted: dict[Any, set[str]] = {}
         submitted = 0
+        bar.restart()
 
         def submit(i: int, count: bool = True) -> Any:
             nonlocal shared, submitted

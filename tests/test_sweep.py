@@ -221,6 +221,20 @@ def test_float_and_fixed_parameters(client: Any, backend: str) -> None:
     assert [r.params["slow"] for r in records] == [12, 12]
 
 
+def test_datas_not_preloaded(client: Any, backend: str, caplog: pytest.LogCaptureFixture) -> None:
+    # optdatas off: nothing is loaded before the pool, so each run reads the files itself
+    def make() -> bt.Cerebro:
+        cerebro = build(backend)
+        cerebro.p.optdatas = False
+        return cerebro
+
+    grid = {"fast": [3, 8], "slow": [15]}
+    with caplog.at_level(logging.WARNING, logger="bt_cracktrader.sweep"):
+        records = bt_cracktrader.sweep(make, grid, scheduler=client)
+    assert any("the datas are not loaded once for all runs" in m for m in caplog.messages)
+    assert_matches(records, optstrategy_records(make(), grid), grid)
+
+
 def test_threads_of_this_process(backend: str) -> None:
     # workers in the client's own process, two threads each: the runs take turns, and the
     # user's module is the one already imported here, not a second copy of it
