@@ -726,6 +726,14 @@ def _import_script(script: str) -> Any:
 
 
 def cmd_sweep(ns: argparse.Namespace) -> int:
+    saved_path = sys.path[:]
+    try:
+        return _sweep_command(ns)
+    finally:
+        sys.path[:] = saved_path  # _import_script put the script's directory first
+
+
+def _sweep_command(ns: argparse.Namespace) -> int:
     script: str = ns.script
     if not os.path.isfile(script):
         print(f"{PROG} sweep: no such script: {script!r}", file=sys.stderr)

@@ -19,6 +19,9 @@
 * With ``out=`` and ``resume=True``, the parameter sets already in the results file are not
   computed again.
 
+``bt_cracktrader.sweep`` is the function; this module's other names import as usual
+(``from bt_cracktrader.sweep import load_results``).
+
 The records come back in the grid's order (``itertools.product`` over the grid, last key
 fastest, as ``optstrategy``), whatever the number of workers and the order tasks finish in,
 and their parameters and analyses are those of ``optstrategy(maxcpus=1)``, to the bit.

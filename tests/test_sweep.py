@@ -31,7 +31,7 @@ import pytest
 from backtrader.utils.autodict import AutoOrderedDict
 
 import bt_cracktrader
-from bt_cracktrader import CrackBroker, SweepError, SweepRecord
+from bt_cracktrader import CrackBroker, SweepError, SweepRecord, cli
 from bt_cracktrader.sweep import (
     decode_value,
     encode_value,
@@ -544,19 +544,23 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(fh) if row.get("record")]
 
 
-def test_cli_sweep_errors(tmp_path: Path) -> None:
+def test_cli_sweep_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "cross.py"
     script.write_text(SCRIPT.format(data=str(DATA / "orcl-2014.txt")))
-    proc = _cli("sweep", str(script), "--param", "fast=9:3", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "parameter fast: range '9:3' is empty" in proc.stderr
-    proc = _cli("sweep", str(script), "--param", "nope=1,2", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "Cross has no parameter 'nope' (its parameters: fast, slow)" in proc.stderr
-    proc = _cli("sweep", str(script), "--param", "fast=3", "--build", "nothing", cwd=tmp_path)
-    assert proc.returncode == 2 and "defines no function nothing()" in proc.stderr
-    proc = _cli("sweep", str(script), "--param", "fast=3", "--resume", cwd=tmp_path)
-    assert proc.returncode == 2 and "--resume needs --out" in proc.stderr
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["sweep", str(script), "--param", "fast=9:3"])
+    assert exit_.value.code == 2
+    assert "parameter fast: range '9:3' is empty" in capsys.readouterr().err
+    assert cli.main(["sweep", str(script), "--param", "nope=1,2", "--backend", "python"]) == 2
+    assert "Cross has no parameter 'nope' (its parameters: fast, slow)" in capsys.readouterr().err
+    assert cli.main(["sweep", str(script), "--param", "fast=3", "--build", "nothing"]) == 2
+    assert "defines no function nothing()" in capsys.readouterr().err
+    assert cli.main(["sweep", str(script), "--param", "fast=3", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+    assert cli.main(["sweep", str(script), "-p", "fast=3", "-p", "fast=4"]) == 2
+    assert "--param fast given twice" in capsys.readouterr().err
+    assert cli.main(["sweep", str(tmp_path / "missing.py"), "-p", "fast=3"]) == 2
+    assert "no such script" in capsys.readouterr().err
 
 
 # -- the pieces ---------------------------------------------------------------------------------
