@@ -727,6 +727,7 @@ class _Progress:
         self.start = time.monotonic()
         self.last = 0.0
         self.drawn = -1
+        self.width = 0
 
     def restart(self) -> None:
         """Measure the rate from now: when the sets are submitted, not when the cluster starts."""
@@ -759,6 +760,15 @@ class _Progress:
         self.stream.write(line)
         self.stream.flush()
         self.drawn = self.done
+        self.width = len(line)
+
+    def clear(self) -> None:
+        """Blank the bar's line, so that a log line printed next starts on a clean line (the
+        next update draws the bar again)."""
+        if self.enabled and self.drawn >= 0:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.drawn = -1
 
     def close(self) -> None:
         if self.enabled:
@@ -1004,7 +1014,7 @@ def _run_on_dask(
                         pending.add(submit(owner.pop(fut), count=False))
                 continue
             for fut in finished:
-                retry = _finish(fut, owner.pop(fut), combos, attempts, failed_on, retries)
+                retry = _finish(fut, owner.pop(fut), combos, attempts, failed_on, retries, bar)
                 restricted.pop(fut, None)
                 if isinstance(retry, int):
                     pending.add(submit(retry))
@@ -1025,6 +1035,7 @@ def _finish(
     attempts: dict[int, int],
     failed_on: dict[int, set[str]],
     retries: int,
+    bar: _Progress,
 ) -> SweepRecord | int:
     """The record of a finished task, or its index if it failed and is to run again."""
     try:
@@ -1052,6 +1063,7 @@ def _finish(
         return rec
     if result.get("worker"):
         failed_on.setdefault(i, set()).add(result["worker"])
+    bar.clear()
     if attempts[i] <= retries:
         logger.warning(
             "parameter set %d (%s) failed on worker %s: %s; retrying on another worker",
