@@ -358,11 +358,14 @@ def _table(
     return _columns(grid_keys, rows), rows
 
 
-def write_results(path: str, records: Sequence[SweepRecord], grid_keys: Sequence[str]) -> None:
+def write_results(
+    path: str | os.PathLike[str], records: Sequence[SweepRecord], grid_keys: Sequence[str]
+) -> None:
     """Write ``records`` (in index order) to ``path``, a ``.csv`` or ``.parquet`` file: the
     columns of :data:`FIXED_COLUMNS`, one per grid parameter, one per analysis value
     (``analyzer.key.subkey``), and ``record``, the lossless record that ``resume`` reads. The
     file is replaced atomically."""
+    path = os.fspath(path)
     columns, rows = _table(records, grid_keys)
     tmp = f"{path}.tmp"
     if _is_parquet(path):
@@ -415,9 +418,10 @@ def _record_from_row(row: Mapping[str, Any], where: str) -> SweepRecord:
         raise SweepError(f"{where}: not a sweep results row ({exc!r})") from exc
 
 
-def load_results(path: str) -> list[SweepRecord]:
+def load_results(path: str | os.PathLike[str]) -> list[SweepRecord]:
     """The records in a results file written by :func:`sweep` (complete or interrupted; for a
     parquet file, its ``.partial.csv`` journal too). A missing file has no records."""
+    path = os.fspath(path)
     records: list[SweepRecord] = []
     if _is_parquet(path) and os.path.exists(path):
         table = _pyarrow().parquet.read_table(path)

@@ -328,7 +328,7 @@ def test_resume_runs_only_the_missing_sets(client: Any, backend: str, tmp_path: 
     resumed = bt_cracktrader.sweep(make, GRID, scheduler=client, out=out, resume=True)
     assert sorted(log.read_text().splitlines()) == ["3,15", "5,15", "5,25", "8,25"]
     assert_matches(resumed, reference, GRID)
-    assert_matches(load_results(str(out)), reference, GRID)
+    assert_matches(load_results(out), reference, GRID)  # a Path or a str
 
     # a larger grid reuses all six; a grid that does not hold them is refused
     log.write_text("")
