@@ -179,7 +179,7 @@ def client():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.CRITICAL,
     )
     with distributed.Client(cluster) as c:
@@ -283,8 +283,9 @@ def test_a_raising_set_is_retried_elsewhere_then_reported(
     again = next(r for r in retried if r.describe() == first[1])
     assert again.attempts == 2 and again.worker != first[2]
 
-    always = functools.partial(build, backend, marker=str(tmp_path / "x"), fail_at=3)
-    always = functools.partial(always, fail_always=True)
+    always = functools.partial(
+        build, backend, marker=str(tmp_path / "x"), fail_at=3, fail_always=True
+    )
     out = tmp_path / "failed.csv"
     records = bt_cracktrader.sweep(always, GRID, scheduler=client, out=out)
     failed = [r for r in records if r.status == "error"]
