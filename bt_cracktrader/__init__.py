@@ -4,6 +4,8 @@
 (ccxt exchanges: feeds, paper and live brokers)::
 
     cerebro.setbroker(bt_cracktrader.CrackBroker(backend="rust"))
+
+``bt_cracktrader.sweep(build_cerebro, grid)`` runs ``optstrategy``'s parameter sets on Dask.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import backtrader as bt
 from .broker import CrackBroker
 from .core import BACKENDS, CoreInputError, RustBackendUnavailable, load_core
 from .store import CrackStore
+from .sweep import SweepError, SweepRecord, sweep
 
 __all__ = [
     "BACKENDS",
@@ -22,7 +25,10 @@ __all__ = [
     "CrackBroker",
     "CrackStore",
     "RustBackendUnavailable",
+    "SweepError",
+    "SweepRecord",
     "load_core",
+    "sweep",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -2,7 +2,8 @@
 
 ``run`` runs an existing Backtrader script with ``CrackBroker`` in place of ``BackBroker``;
 ``run --compare`` runs it under several brokers, each in a fresh process, and says whether
-everything it did and printed is identical. Sub-commands are registered in ``_COMMANDS``: each
+everything it did and printed is identical. ``sweep`` runs a script's strategy over a grid of
+parameters on Dask, as ``optstrategy`` would. Sub-commands are registered in ``_COMMANDS``: each
 has a ``configure(parser)`` that adds its arguments and a handler that returns the exit status.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import importlib.util
 import json
+import logging
 import os
 import re
 import subprocess
@@ -28,6 +31,7 @@ from .core import ENV_VAR as BACKEND_ENV_VAR
 from .core import RustBackendUnavailable, rust_core
 from .record import first_difference
 from .runner import BROKER_CHOICES, resolve_backend, run_script, save_plots
+from .sweep import SweepError, SweepRecord, parse_param, print_results, sweep
 
 __all__ = ["COMPARE_BROKERS", "build_parser", "main"]
 
@@ -238,6 +242,115 @@ def _replay_ledger_log(ns: argparse.Namespace, recording: dict[str, Any]) -> int
     return 0
 
 
+_SWEEP_DESCRIPTION = """\
+Run the strategy of a Backtrader script once per parameter set of a grid, on
+Dask, with the results of cerebro.optstrategy over the same grid, to the bit.
+
+The script is imported as a module (its `if __name__ == "__main__":` block
+does not run) and must define build_cerebro() (or the function named by
+--build): it returns a configured bt.Cerebro (datas, broker, sizers,
+analyzers) with exactly one strategy added by addstrategy. Each --param
+gives values for one of that strategy's parameters:
+
+  fast=5:50:5     range(5, 50, 5): 5, 10, ..., 45 (the stop is excluded)
+  period=0.5:2:0.5  floats: 0.5, 1.0, 1.5
+  slow=20,50,100  a list (ints, floats, True/False/None, else strings)
+
+The parameter sets are the product of the lists, in optstrategy's order.
+Without --scheduler a LocalCluster of --workers processes (default: one per
+CPU) runs here. Every set's strategy parameters and analyzers' results
+(get_analysis()) go to --out as they finish (.csv, or .parquet with pyarrow),
+sorted in grid order at the end; without --out the table is printed on stdout
+at the end. A set that raises is retried once on another worker; if it fails
+again it is reported with its parameters and error, and the exit status is 1.
+"""
+
+_SWEEP_EPILOG = """\
+examples:
+  %(prog)s sma.py --param fast=5:50:5 --param slow=20,50,100 --out results.csv
+  %(prog)s sma.py --param fast=5:50:5 --backend rust --workers 2
+  %(prog)s sma.py --param fast=5:50:5 --scheduler tcp://10.0.0.5:8786 --out r.parquet
+  %(prog)s sma.py --param fast=5:50:5 --out results.csv --resume
+"""
+
+
+def _param(text: str) -> tuple[str, list[Any]]:
+    try:
+        return parse_param(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
+def _configure_sweep(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("script", help="the script that defines build_cerebro() (a .py file)")
+    parser.add_argument(
+        "--param",
+        "-p",
+        dest="params",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUES",
+        help="a strategy parameter and its values: a:b[:step] or v1,v2,... (repeat it)",
+    )
+    parser.add_argument(
+        "--build",
+        default="build_cerebro",
+        metavar="FUNCTION",
+        help="the script's function that returns the cerebro (default: build_cerebro)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BROKER_CHOICES,
+        default=None,
+        help=(
+            "the core behind CrackBroker, which replaces every BackBroker the script creates: "
+            f"python, rust or auto (default: ${BACKEND_ENV_VAR}, else auto); 'backtrader' "
+            "keeps the script's broker"
+        ),
+    )
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the LocalCluster's worker processes (default: one per CPU); with --scheduler, "
+        "wait for N workers before starting",
+    )
+    parser.add_argument("--out", default=None, metavar="FILE", help="results.csv or .parquet")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="--out exists: keep its finished parameter sets and run only the others",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs of a failing parameter set after the first (default: 1)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the progress bar on stderr (default: only on a terminal)",
+    )
+
+
 _COMMANDS: dict[str, _Command] = {
     "run": _Command(
         help="run a Backtrader script with CrackBroker in place of BackBroker",
@@ -253,6 +366,13 @@ _COMMANDS: dict[str, _Command] = {
         epilog="",
         configure=_configure_replay,
         handler=cmd_replay,
+    ),
+    "sweep": _Command(
+        help="run a strategy over a parameter grid on Dask (optstrategy, distributed)",
+        description=_SWEEP_DESCRIPTION,
+        epilog=_SWEEP_EPILOG,
+        configure=_configure_sweep,
+        handler=lambda ns: cmd_sweep(ns),  # defined below, with the other commands
     ),
 }
 
@@ -640,6 +760,127 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         return 1
     print("MATCH")
     return 0
+
+
+# -- sweep --------------------------------------------------------------------------------------
+def _import_script(script: str) -> Any:
+    """The script as a module (not ``__main__``), registered under a name of its own so that
+    what it defines pickles by reference; its directory goes first on ``sys.path``, as for
+    ``python script.py`` (before the LocalCluster starts: its workers inherit the path)."""
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(script))[0])
+    name = f"_bt_cracktrader_script_{stem}"
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    spec = importlib.util.spec_from_file_location(name, script)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py path always has one
+        raise ImportError(f"cannot import {script}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    saved_path = sys.path[:]
+    try:
+        return _sweep_command(ns)
+    finally:
+        sys.path[:] = saved_path  # _import_script put the script's directory first
+
+
+def _sweep_command(ns: argparse.Namespace) -> int:
+    script: str = ns.script
+    if not os.path.isfile(script):
+        print(f"{PROG} sweep: no such script: {script!r}", file=sys.stderr)
+        return 2
+    if not ns.params:
+        print(f"{PROG} sweep: give at least one --param NAME=VALUES", file=sys.stderr)
+        return 2
+    names = [name for name, _ in ns.params]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        print(f"{PROG} sweep: --param {', '.join(twice)} given twice", file=sys.stderr)
+        return 2
+    if ns.resume and not ns.out:
+        print(f"{PROG} sweep: --resume needs --out (the results file to resume)", file=sys.stderr)
+        return 2
+    backend: str | None = ns.backend
+    if backend != "backtrader":
+        try:
+            backend, why = resolve_backend(backend)
+        except RustBackendUnavailable as exc:
+            print(f"{PROG} sweep: {exc}", file=sys.stderr)
+            return 1
+        if why is not None:
+            print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
+    try:
+        module = _import_script(script)
+    except Exception as exc:
+        _print_script_error(exc, os.path.abspath(script))
+        return 1
+    build = getattr(module, ns.build, None)
+    if not callable(build):
+        print(
+            f"{PROG} sweep: {script} defines no function {ns.build}() that returns the "
+            "cerebro to sweep (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+    grid = dict(ns.params)
+    total = 1
+    for values in grid.values():
+        total *= len(values)
+    shown = " x ".join(f"{name} ({len(values)})" for name, values in grid.items())
+    print(f"{PROG} sweep: {script}: {total} parameter sets: {shown}", file=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    package_logger = logging.getLogger("bt_cracktrader")
+    package_logger.addHandler(handler)
+    start = time.perf_counter()
+    try:
+        records = sweep(
+            build,
+            grid,
+            scheduler=ns.scheduler,
+            workers=ns.workers,
+            backend=backend,
+            out=ns.out,
+            resume=ns.resume,
+            retries=ns.retries,
+            progress=ns.progress,
+        )
+    except SweepError as exc:
+        print(f"{PROG} sweep: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = (
+            f"the finished sets are in {ns.out}: run again with --resume"
+            if ns.out
+            else "nothing was saved (no --out)"
+        )
+        print(f"\n{PROG} sweep: interrupted; {where}", file=sys.stderr)
+        return 130
+    finally:
+        package_logger.removeHandler(handler)
+    return _sweep_report(records, list(grid), ns.out, time.perf_counter() - start)
+
+
+def _sweep_report(
+    records: list[SweepRecord], keys: list[str], out: str | None, seconds: float
+) -> int:
+    if out is None:
+        print_results(records, keys, sys.stdout)
+        sys.stdout.flush()
+    failed = [rec for rec in records if rec.status == "error"]
+    counts = {s: sum(rec.status == s for rec in records) for s in ("ok", "error", "skipped")}
+    print(
+        f"{PROG} sweep: {_plural(len(records), 'parameter set')} in {seconds:.1f} s: "
+        f"{counts['ok']} ok, {counts['error']} failed, {counts['skipped']} skipped"
+        + (f"; results in {out}" if out else ""),
+        file=sys.stderr,
+    )
+    for rec in failed:
+        print(f"FAILED {rec.describe()}: {rec.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # -- entry point --------------------------------------------------------------------------------
