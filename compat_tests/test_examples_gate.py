@@ -29,6 +29,7 @@ GATE: dict[str, object] = {
     "sma_cross.py": (["--compare"], "MATCH"),
     # paper trading through CrackStore on a local exchange emulator, against BackBroker
     "ccxt_paper.py": (["--emulator", "--backend", "{backend}", "--compare"], "MATCH"),
+    "sweep_sma.py": (["--workers", "2", "--backend", "{backend}", "--compare"], "MATCH"),
 }
 for script in sorted((EXAMPLES / "backtrader").glob("*.py")):
     GATE[f"backtrader/{script.name}"] = "compare-suite"
