@@ -867,10 +867,12 @@ class CrackBroker(bt.BrokerBase):
         """``self._config()``, rebuilt only when a param (or a param of the filler) changed:
         reading every param on every bar is a measurable share of a one-data bar."""
         p = self.p
-        fparams = getattr(p.filler, "p", None)
+        # Backtrader's fillers keep their params in ``filler.p``; any other callable may have
+        # a ``p`` of its own, which _config does not read
+        fparams = getattr(getattr(p.filler, "p", None), "__dict__", None)
         key = (
             tuple(p.__dict__.values()),
-            None if fparams is None else tuple(vars(fparams).values()),
+            None if fparams is None else tuple(fparams.values()),
         )
         if key != self._config_key:
             self._config_key = key
