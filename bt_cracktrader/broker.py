@@ -19,8 +19,10 @@ from typing import IO, Any, Callable
 import backtrader as bt
 from backtrader.comminfo import CommInfoBase
 from backtrader.fillers import BarPointPerc, FixedBarPerc, FixedSize
-from backtrader.order import BuyOrder, Order, SellOrder
+from backtrader.linebuffer import LineBuffer
+from backtrader.order import BuyOrder, Order, OrderData, SellOrder
 from backtrader.position import Position
+from backtrader.utils import AutoOrderedDict
 
 from .core import load_core
 from .core.contract import (
@@ -52,7 +54,6 @@ from .core.contract import (
     REC_TRIGGERED,
     Bar,
     Event,
-    State,
 )
 from .core.replay import RecordingCore
 
@@ -90,6 +91,156 @@ _CREDIT_OVERRIDES = sum(
 # BackBroker's defaults as an EV_CONFIG event: the core starts with them
 _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, True, False,
                    FILLER_NONE, 0, 0, 0, True)  # fmt: skip
+
+
+# -- lean bt.Order construction and cloning ---------------------------------------------------
+# Profiling order-heavy runs shows most of the broker's time in Backtrader's generic machinery
+# around orders, not in matching: MetaParams.__call__ (package imports, one setattr per
+# param), Order.__init__'s attribute reads through OrderBase.__getattr__ (forwarded to params),
+# and copy.copy (the reduce protocol) for every notification clone. The helpers below build
+# the very same objects (same class, same attribute values, same __dict__ key order) directly.
+
+_new_object = object.__new__
+_ONE_DAY = datetime.timedelta(days=1)
+_END_OF_DAY = datetime.time(23, 59, 59, 9999)
+# exectypes whose Order.__init__ needs no trailing adjustment (None means Market)
+_LEAN_EXECTYPES = frozenset((None, Order.Market, Order.Close, Order.Limit, Order.Stop,
+                             Order.StopLimit))  # fmt: skip
+_ORDER_PARAMS = ("owner", "data", "size", "price", "pricelimit", "exectype", "valid", "tradeid",
+                 "oco", "trailamount", "trailpercent", "parent", "transmit", "simulated",
+                 "histnotify")  # fmt: skip
+
+
+def _param_defaults(cls: Any) -> dict[str, Any] | None:
+    """The params defaults of an order class, or None when its params are not the ones the lean
+    path knows (another Backtrader version): then orders are built by Backtrader itself."""
+    pcls = cls.params
+    if pcls._getrecurse() or tuple(pcls._getkeys()) != _ORDER_PARAMS:
+        return None
+    if cls.packages or cls.frompackages:
+        return None
+    return dict(pcls._getitems())
+
+
+_LEAN_DEFAULTS = {cls: _param_defaults(cls) for cls in (BuyOrder, SellOrder)}
+_LEAN_CLONE = frozenset((BuyOrder, SellOrder))
+
+
+def _clone(order: Order) -> Order:
+    """``order.clone()`` (a shallow copy of the order and of ``order.executed``, after marking
+    the pending execution bits), without the copy module's reduce protocol: for these classes
+    ``copy.copy`` amounts to a new instance with a copy of the original's ``__dict__``."""
+    cls = type(order)
+    executed = order.executed
+    if cls not in _LEAN_CLONE or type(executed) is not OrderData:
+        return order.clone()
+    executed.p1, executed.p2 = executed.p2, len(executed.exbits)  # OrderData.markpending()
+    obj = _new_object(cls)
+    obj.__dict__ = order.__dict__.copy()
+    exclone = _new_object(OrderData)
+    exclone.__dict__ = executed.__dict__.copy()
+    obj.executed = exclone
+    return obj
+
+
+def _submit(order: Order) -> None:
+    """``order.submit()`` (no broker): status, broker and the data's length, set directly for
+    the order classes whose ``submit`` is Backtrader's (``plen`` through ``order.data``)."""
+    if type(order) not in _LEAN_CLONE:
+        order.submit()
+        return
+    od = order.__dict__
+    od["status"] = Order.Submitted
+    od["broker"] = None
+    od["plen"] = len(od["p"].data)
+
+
+class _BarTimes:
+    """What ``Order.__init__`` derives from a data's current datetime (its ``datetime()`` and
+    the session end ``dteos``), computed once per data and bar instead of once per order."""
+
+    __slots__ = ("dtnum", "dtime", "dteos")
+
+    def __init__(self, data: Any, dtnum: float) -> None:
+        self.dtnum = dtnum
+        # Order.__init__'s own computation
+        dtime = self.dtime = data.datetime.datetime(0)
+        session = data.p.sessionend
+        dteos = dtime.replace(hour=session.hour, minute=session.minute, second=session.second,
+                              microsecond=session.microsecond)  # fmt: skip
+        if dteos < dtime:
+            dteos += _ONE_DAY
+        self.dteos = data.date2num(dteos)
+
+
+def _lean_order(
+    cls: Any,
+    defaults: dict[str, Any],
+    times: dict[Any, _BarTimes],
+    owner: Any,
+    data: Any,
+    size: Any,
+    price: Any,
+    plimit: Any,
+    exectype: Any,
+    valid: Any,
+    tradeid: int,
+    trailamount: Any,
+    trailpercent: Any,
+    parent: Any,
+    transmit: bool,
+    histnotify: bool,
+) -> Order:
+    """``cls(owner=owner, data=data, ...)`` for a non-trailing, non-simulated order: the same
+    steps as ``MetaParams.donew`` and ``OrderBase.__init__``, in the same order, reading the
+    param values from locals instead of through ``OrderBase.__getattr__``."""
+    # AutoInfoClass.__new__ for a non-recursive params class (_param_defaults checked it), and
+    # one attribute per param in the params' order, as MetaParams.donew sets them
+    params = _new_object(cls.params)
+    params.__dict__.update(
+        owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
+        valid=valid, tradeid=tradeid, oco=defaults["oco"], trailamount=trailamount,
+        trailpercent=trailpercent, parent=parent, transmit=transmit,
+        simulated=defaults["simulated"], histnotify=histnotify,
+    )  # fmt: skip
+    order = _new_object(cls)
+    od = order.__dict__
+    od["params"] = od["p"] = params
+    od["ref"] = next(cls.refbasis)
+    od["broker"] = None
+    od["info"] = AutoOrderedDict()
+    od["comminfo"] = None
+    od["triggered"] = False
+    od["_active"] = parent is None
+    od["status"] = Order.Created
+    od["_plimit"] = plimit  # the plimit property
+    if exectype is None:
+        od["exectype"] = Order.Market
+    if cls.ordtype != Order.Buy:
+        od["size"] = size = -size
+    pclose = data.close[0]
+    cprice = pclose if not price and not plimit else price
+    dtnum = data.datetime[0]
+    od["created"] = OrderData(dt=dtnum, size=size, price=cprice, pricelimit=plimit,
+                              pclose=pclose, trailamount=trailamount,
+                              trailpercent=trailpercent)  # fmt: skip
+    od["_limitoffset"] = 0.0
+    od["executed"] = OrderData(remsize=size)
+    od["position"] = 0
+    bartimes = times.get(data)
+    if bartimes is None or bartimes.dtnum != dtnum:
+        bartimes = times[data] = _BarTimes(data, dtnum)
+    if isinstance(valid, datetime.date):
+        od["valid"] = data.date2num(valid)
+    elif isinstance(valid, datetime.timedelta):
+        if valid == Order.DAY:
+            valid = datetime.datetime.combine(bartimes.dtime.date(), _END_OF_DAY)
+        else:
+            valid = bartimes.dtime + valid
+        od["valid"] = data.date2num(valid)
+    # (any other valid stays as given: Order.__init__ computes but does not store a value)
+    od["dteos"] = bartimes.dteos
+    return order
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -228,6 +379,9 @@ class CrackBroker(bt.BrokerBase):
         self._linked: set[int] = set()  # refs in an OCO group or a bracket
         self._oco_leader: dict[int, int] = {}
         self._cancelling: Order | None = None
+        self._bartimes: dict[Any, _BarTimes] = {}
+        self._readers: list[tuple[Any, ...] | None] = []
+        self._dtlast: tuple[Any, Any, Any] = (None, None, None)
 
         self._events: list[Event] = []
         self._core = self._make_core(
@@ -479,21 +633,27 @@ class CrackBroker(bt.BrokerBase):
         check: bool,
         kwargs: dict[str, Any],
     ) -> Order:
-        order = cls(
-            owner=owner,
-            data=data,
-            size=size,
-            price=price,
-            pricelimit=plimit,
-            exectype=exectype,
-            valid=valid,
-            tradeid=tradeid,
-            trailamount=trailamount,
-            trailpercent=trailpercent,
-            parent=parent,
-            transmit=transmit,
-            histnotify=histnotify,
-        )
+        defaults = _LEAN_DEFAULTS.get(cls)
+        if defaults is not None and exectype in _LEAN_EXECTYPES:
+            order = _lean_order(cls, defaults, self._bartimes, owner, data, size, price, plimit,
+                                exectype, valid, tradeid, trailamount, trailpercent, parent,
+                                transmit, histnotify)  # fmt: skip
+        else:
+            order = cls(
+                owner=owner,
+                data=data,
+                size=size,
+                price=price,
+                pricelimit=plimit,
+                exectype=exectype,
+                valid=valid,
+                tradeid=tradeid,
+                trailamount=trailamount,
+                trailpercent=trailpercent,
+                parent=parent,
+                transmit=transmit,
+                histnotify=histnotify,
+            )
         order.addinfo(**kwargs)
         ref = order.ref
         self._orders[ref] = order
@@ -516,7 +676,7 @@ class CrackBroker(bt.BrokerBase):
             return order
         self._events.append(event)
         if check:
-            order.submit()
+            _submit(order)
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -534,35 +694,47 @@ class CrackBroker(bt.BrokerBase):
         check: bool,
         notified: bool,
     ) -> Event:
-        created = order.created
-        valid = order.valid
+        od = order.__dict__
+        if type(order) in _LEAN_CLONE:
+            # the attributes read without OrderBase.__getattr__: an instance attribute, else
+            # the param of the same name (what __getattr__ forwards to)
+            pd = od["p"].__dict__
+            data, size, exectype = pd["data"], od.get("size", pd["size"]), od.get("exectype")
+            if exectype is None:
+                exectype = pd["exectype"]
+            valid = od.get("valid", pd["valid"])
+            trailamount, trailpercent = pd["trailamount"], pd["trailpercent"]
+        else:
+            data, size, exectype, valid = order.data, order.size, order.exectype, order.valid
+            trailamount, trailpercent = order.trailamount, order.trailpercent
+        created = od["created"]
         return (
             tag,
-            order.ref,
-            self._data_index(order.data),
+            od["ref"],
+            self._data_index(data),
             bool(order.isbuy()),
-            order.size,
-            order.exectype,
+            size,
+            exectype,
             created.price,
             created.pricelimit,
             created.pclose,
             created.dt,
             float(valid) if valid else 0.0,
-            order.dteos,
-            float(order.trailamount or 0.0),
-            float(order.trailpercent or 0.0),
-            order._limitoffset,
+            od["dteos"],
+            float(trailamount or 0.0),
+            float(trailpercent or 0.0),
+            od["_limitoffset"],
             -1 if parent is None else parent.ref,
             -1 if oco is None else oco.ref,
             bool(transmit),
             check,
-            bool(order.info.get("coc", True)),
+            bool(od["info"].get("coc", True)),
             notified,
         )
 
     def _submit_accept(self, order: Order) -> None:
         order.pannotated = None
-        order.submit()
+        _submit(order)
         order.accept()
         self._pending[order.ref] = order
         self.notify(order)
@@ -593,11 +765,11 @@ class CrackBroker(bt.BrokerBase):
     def get_orders_open(self, safe: bool = False) -> list[Order]:
         """The accepted orders that are not yet completed (clones with ``safe=True``)."""
         if safe:
-            return [o.clone() for o in self._pending.values()]
+            return [_clone(o) for o in self._pending.values()]
         return list(self._pending.values())
 
     def notify(self, order: Order) -> None:
-        self.notifs.append(order.clone())
+        self.notifs.append(_clone(order))
 
     def get_notification(self) -> Order | None:
         try:
@@ -607,55 +779,131 @@ class CrackBroker(bt.BrokerBase):
 
     # -- the bar ------------------------------------------------------------------------------
     def _bars(self) -> list[Bar]:
-        bars = []
+        bars: list[Bar] = []
+        append = bars.append
         # the calendar day only matters to credit interest (and converting is not free)
         days = any(self._interest.values())
+        readers = self._readers
         for idx, data in enumerate(self._datalist):
-            dt = data.datetime[0]
-            popen = getattr(data, "tick_open", None)
-            phigh = getattr(data, "tick_high", None)
-            plow = getattr(data, "tick_low", None)
-            pclose = getattr(data, "tick_close", None)
-            high, low, mark = data.high[0], data.low[0], data.close[0]
-            bars.append(
+            lines = readers[idx] if idx < len(readers) else self._reader(idx, data)
+            attrs = data.__dict__
+            if "tick_close" in attrs:  # a feed keeps them as instance attributes
+                popen, phigh = attrs.get("tick_open"), attrs.get("tick_high")
+                plow, pclose = attrs.get("tick_low"), attrs["tick_close"]
+            else:
+                popen = getattr(data, "tick_open", None)
+                phigh = getattr(data, "tick_high", None)
+                plow = getattr(data, "tick_low", None)
+                pclose = getattr(data, "tick_close", None)
+            if lines is None:
+                dt, dtp = data.datetime[0], data.datetime[-1]
+                high, highp = data.high[0], data.high[-1]
+                low, lowp = data.low[0], data.low[-1]
+                volume, volumep = data.volume[0], data.volume[-1]
+                mark, bopen = data.close[0], data.open[0]
+            else:
+                # LineBuffer.__getitem__ inlined: ``line[ago]`` is ``line.array[line._idx + ago]``
+                dtl, openl, highl, lowl, closel, volumel = lines
+                i, a = dtl._idx, dtl.array
+                dt, dtp = a[i], a[i - 1]
+                i, a = highl._idx, highl.array
+                high, highp = a[i], a[i - 1]
+                i, a = lowl._idx, lowl.array
+                low, lowp = a[i], a[i - 1]
+                i, a = volumel._idx, volumel.array
+                volume, volumep = a[i], a[i - 1]
+                mark = closel.array[closel._idx]
+                bopen = openl.array[openl._idx]
+            append(
                 (
                     idx,
                     dt,
-                    data.open[0] if popen is None else popen,
+                    bopen if popen is None else popen,
                     high if phigh is None else phigh,
                     low if plow is None else plow,
                     mark if pclose is None else pclose,
                     mark,
-                    data.volume[0],
+                    volume,
                     high,
                     low,
-                    data.datetime[-1],
-                    data.high[-1],
-                    data.low[-1],
-                    data.volume[-1],
+                    dtp,
+                    highp,
+                    lowp,
+                    volumep,
                     data.datetime.datetime(0).toordinal() if days else int(dt),
                 )
             )
         return bars
 
+    def _reader(self, idx: int, data: Any) -> tuple[Any, ...] | None:
+        """The line buffers ``_bars`` reads ``data`` from, or None when one of them is not a
+        plain ``LineBuffer`` (then it reads them through ``line[ago]``)."""
+        readers = self._readers
+        while len(readers) <= idx:
+            readers.append(None)
+        lines = (data.datetime, data.open, data.high, data.low, data.close, data.volume)
+        plain = all(
+            type(line).__getitem__ is LineBuffer.__getitem__
+            and type(line).idx is LineBuffer.idx
+            and type(line).get_idx is LineBuffer.get_idx
+            for line in lines
+        )
+        readers[idx] = lines if plain else None
+        return readers[idx]
+
+    def _datetime_of(self, data: Any) -> datetime.datetime:
+        """``data.datetime.datetime()``: datas at the same time and timezone share one
+        conversion (the result is an immutable datetime)."""
+        line = data.datetime
+        dtnum = line[0]
+        last = self._dtlast
+        if last[0] == dtnum and last[1] is line._tz:
+            return last[2]  # type: ignore[no-any-return]
+        dtime = line.datetime()
+        self._dtlast = (dtnum, line._tz, dtime)
+        return dtime  # type: ignore[no-any-return]
+
+    def _current_config(self) -> Event:
+        """``self._config()``, rebuilt only when a param (or a param of the filler) changed:
+        reading every param on every bar is a measurable share of a one-data bar."""
+        p = self.p
+        # Backtrader's fillers keep their params in ``filler.p``; any other callable may have
+        # a ``p`` of its own, which _config does not read
+        fparams = getattr(getattr(p.filler, "p", None), "__dict__", None)
+        key = (
+            tuple(p.__dict__.values()),
+            None if fparams is None else tuple(fparams.values()),
+        )
+        if key != self._config_key:
+            self._config_key = key
+            self._config_cache = self._config()
+        return self._config_cache
+
+    _config_key: tuple[Any, ...] | None = None
+    _config_cache: Event = _DEFAULT_CONFIG
+
     def _take_events(self, fund: bool = True) -> list[Event]:
         events: list[Event] = []
-        config = self._config()
+        config = self._current_config()
         if config != self._sent_config:
             self._sent_config = config
             events.append(config)
+        specs = False
         if self._comm_dirty:
             self._comm_dirty = False
             self._new_datas.clear()
             events.extend(self._comm_spec(d) for d in self._datalist)
+            specs = True
         elif self._new_datas:
             events.extend(self._comm_spec(self._datalist[i]) for i in self._new_datas)
             self._new_datas.clear()
+            specs = True
+        if specs:  # the overrides only change with a commission spec
+            self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         events.extend(self._events)
         self._events = []
         if fund and self._fundhist:
             events.append((EV_FUND, *self._process_fund_history()))
-        self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         return events
 
     def next(self) -> None:
@@ -666,7 +914,7 @@ class CrackBroker(bt.BrokerBase):
             and not self._events
             and not self._comm_dirty
             and not self._fundhist
-            and self._config() == self._sent_config
+            and self._current_config() == self._sent_config
         ):
             return
         events = self._take_events()
@@ -677,7 +925,7 @@ class CrackBroker(bt.BrokerBase):
         # BackBroker stamps every open position with the bar's time when it charges interest
         for data, position in self.positions.items():
             if position.size:
-                position.datetime = data.datetime.datetime()
+                position.datetime = self._datetime_of(data)
 
     def _done(self, ref: int) -> None:
         # the order stays in ``_orders``: a bracket child cancelled after its parent filled is
@@ -707,7 +955,7 @@ class CrackBroker(bt.BrokerBase):
             position.price = posprice
             position.upopened = opened
             position.upclosed = closed
-            position.datetime = data.datetime.datetime()
+            position.datetime = self._datetime_of(data)
             comminfo = self.getcommissioninfo(order.data)
             order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
                           openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
@@ -724,7 +972,7 @@ class CrackBroker(bt.BrokerBase):
             self.positions.mirror(self._datalist[ref])
         elif tag == REC_SUBMITTED:
             order = self._orders[ref]
-            order.submit()
+            _submit(order)
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -756,17 +1004,19 @@ class CrackBroker(bt.BrokerBase):
             self.notify(order)
 
     def _set_state(self, raw: Iterable[Any]) -> None:
-        state = State(*raw)
-        self.cash = state.cash
-        self._value = state.value
-        self._valuemkt = state.valuemkt
-        self._valuelever = state.valuelever
-        self._valuemktlever = state.valuemktlever
-        self._fundval = state.fundvalue
-        self._fundshares = state.fundshares
-        self._leverage = state.leverage
-        self._unrealized = state.unrealized
-        self._idle = state.idle
+        # laid out as contract.State (unpacked directly: this runs on every bar)
+        (
+            self.cash,
+            self._value,
+            self._valuemkt,
+            self._valuelever,
+            self._valuemktlever,
+            self._fundval,
+            self._fundshares,
+            self._leverage,
+            self._unrealized,
+            self._idle,
+        ) = raw
 
     # -- cash, value, positions -----------------------------------------------------------------
     def get_cash(self) -> float:
@@ -800,14 +1050,21 @@ class CrackBroker(bt.BrokerBase):
             self.positions.mirror(d)
         # the orders queued this bar wait for the bar's step as usual (nothing in them changes
         # a value); data, position, cash and fund events are what the value depends on
-        events = self._take_events(fund=False)
-        self._events = [e for e in events if e[0] in _ORDER_EVENTS]
-        events = [e for e in events if e[0] not in _ORDER_EVENTS]
-        if self._fundhist:
-            events.append((EV_FUND, *self._process_fund_history()))
-        if events:
-            self._apply_records(self._core.apply(events))
-            self._idle = False
+        if (
+            self._comm_dirty
+            or self._new_datas
+            or self._fundhist
+            or not all(e[0] in _ORDER_EVENTS for e in self._events)
+            or self._current_config() != self._sent_config
+        ):
+            events = self._take_events(fund=False)
+            self._events = [e for e in events if e[0] in _ORDER_EVENTS]
+            events = [e for e in events if e[0] not in _ORDER_EVENTS]
+            if self._fundhist:
+                events.append((EV_FUND, *self._process_fund_history()))
+            if events:
+                self._apply_records(self._core.apply(events))
+                self._idle = False
         value, state = self._core.value_of(
             idxs, [d.close[0] for d in datas], bool(lever), self._comm_hook
         )

@@ -168,3 +168,45 @@ def test_one_crossing_per_bar_and_none_while_idle(backend: str) -> None:
     assert calls.count("step") == 1 + 11
     assert calls.count("step") < bars
     assert set(calls) == {"step"}
+
+
+class _OwnP:
+    """A callable volume filler that happens to have a ``p`` that is not a params object."""
+
+    p = 3
+
+    def __call__(self, order: Any, price: float, ago: int) -> Any:
+        return min(self.p, abs(order.executed.remsize))
+
+
+class _ChangesParams(bt.Strategy):
+    """Changes broker and filler params in the middle of the run, directly on ``p``: the
+    adapter rebuilds its config event only when a param changed, and must notice each."""
+
+    def next(self) -> None:
+        n = len(self)
+        if n % 7 == 1:
+            self.buy(size=10)
+        if n % 7 == 4 and self.position:
+            self.close()
+        filler = self.broker.p.filler
+        if n == 40 and isinstance(filler, bt.fillers.FixedSize):
+            filler.p.size = 2
+        if n == 80:
+            self.broker.p.slip_perc = 0.01
+        if n == 120:
+            self.broker.set_slippage_fixed(0.5)
+
+
+def test_param_changes_mid_run_match_backbroker(backend: str) -> None:
+    for make_filler in (lambda: bt.fillers.FixedSize(size=5), _OwnP):
+
+        def build() -> bt.Cerebro:
+            return _cerebro(_ChangesParams)
+
+        def setup(broker: Any, make_filler: Any = make_filler) -> None:
+            broker.set_filler(make_filler())  # a fresh one per run: the strategy changes it
+
+        expected = run_recorded(build, "backtrader", {}, setup=setup)
+        got = run_recorded(build, backend, {}, setup=setup)
+        assert first_difference(expected, got) is None

@@ -1,0 +1,123 @@
+"""The adapter's lean ``bt.Order`` construction and cloning build the very objects Backtrader
+builds: same class, same attribute values (floats to the bit), same ``__dict__`` key order."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+from backtrader.order import BuyOrder, Order, OrderData, OrderExecutionBit, SellOrder
+
+from bt_cracktrader import broker as crack
+
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+
+
+def _shape(obj: Any, seen: dict[int, int]) -> Any:
+    """A comparable picture of ``obj``: containers and Backtrader objects by content, other
+    objects by identity (the datas, the owner, the parent order are the same objects)."""
+    if isinstance(obj, float):
+        return ("float", obj.hex())
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return (type(obj).__name__, obj)
+    if isinstance(obj, (datetime.date, datetime.timedelta)):
+        return (type(obj).__name__, repr(obj))
+    if isinstance(obj, deque):
+        return ("deque", [_shape(x, seen) for x in obj])
+    if isinstance(obj, bt.AutoOrderedDict):
+        return ("AutoOrderedDict", [(k, _shape(v, seen)) for k, v in obj.items()], vars(obj))
+    if isinstance(obj, (Order, OrderData, OrderExecutionBit)) or hasattr(obj, "_getkeys"):
+        if id(obj) in seen:  # an order's parent: compare by ref
+            return ("seen", seen[id(obj)])
+        seen[id(obj)] = len(seen)
+        items = [(k, _shape(v, seen)) for k, v in vars(obj).items()]
+        return (type(obj).__name__, items)
+    return ("object", id(obj))
+
+
+class _Builder(bt.Strategy):
+    """On one bar, builds each combination both ways and records any difference."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.differences: list[Any] = []
+
+    def next(self) -> None:
+        if len(self) != 3:
+            return
+        data = self.data
+        times: dict[Any, Any] = {}
+        parent: Order | None = None
+        valids = (
+            None,
+            0,
+            0.0,
+            3.5,
+            data.datetime[0] + 1.0,
+            Order.DAY,
+            datetime.timedelta(days=2, hours=3),
+            datetime.datetime(2006, 1, 9, 12, 30),
+            datetime.date(2006, 1, 9),
+        )
+        prices = ((None, None), (10.0, None), (None, 11.0), (10.0, 11.0), (0.0, 0.0))
+        combos = itertools.product(
+            (BuyOrder, SellOrder), crack._LEAN_EXECTYPES, valids, prices, (1, 2.5), (False, True)
+        )
+        for cls, exectype, valid, (price, plimit), size, child in combos:
+            kwargs = dict(owner=self, data=data, size=size, price=price, pricelimit=plimit,
+                          exectype=exectype, valid=valid, tradeid=3, trailamount=None,
+                          trailpercent=None, parent=parent if child else None,
+                          transmit=not child, histnotify=False)  # fmt: skip
+            ref = next(Order.refbasis)
+            Order.refbasis = itertools.count(ref)
+            theirs = cls(**kwargs)
+            Order.refbasis = itertools.count(ref)
+            ours = crack._lean_order(
+                cls, crack._LEAN_DEFAULTS[cls], times, *(kwargs[k] for k in _ARGS)
+            )
+            Order.refbasis = itertools.count(ref + 1)
+            self._compare(kwargs, theirs, ours)
+            for order in (theirs, ours):
+                order.execute(1.0, order.size, 10.0, 0, 0.0, 0.0, order.size, 10.0, 0.1, None,
+                              0.0, order.size, 10.0)  # fmt: skip
+            self._compare(kwargs, theirs.clone(), crack._clone(ours))
+            self._compare(kwargs, theirs.clone(), crack._clone(ours))  # nothing pending now
+            parent = theirs
+            self.checked += 1
+
+    def _compare(self, kwargs: dict[str, Any], theirs: Order, ours: Order) -> None:
+        if _shape(theirs, {}) != _shape(ours, {}):
+            self.differences.append(kwargs)
+
+
+_ARGS = ("owner", "data", "size", "price", "pricelimit", "exectype", "valid", "tradeid",
+         "trailamount", "trailpercent", "parent", "transmit", "histnotify")  # fmt: skip
+
+
+def test_lean_orders_and_clones_equal_backtraders() -> None:
+    assert all(crack._LEAN_DEFAULTS.values()), "the lean path is off for this Backtrader"
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(
+        bt.feeds.BacktraderCSVData(
+            dataname=str(DATA / "2006-01-02-volume-min-001.txt"),
+            timeframe=bt.TimeFrame.Minutes,
+        )
+    )
+    cerebro.addstrategy(_Builder)
+    (strategy,) = cerebro.run()
+    assert strategy.checked == 2 * 6 * 9 * 5 * 2 * 2
+    assert strategy.differences == []
+
+
+def test_clone_falls_back_for_other_classes() -> None:
+    class Custom(BuyOrder):
+        def clone(self) -> Any:
+            return "custom"
+
+    order = Custom.__new__(Custom)
+    order.executed = OrderData()
+    assert crack._clone(order) == "custom"
