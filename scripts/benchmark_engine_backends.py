@@ -72,7 +72,28 @@ class UsageError(Exception):
 
 def _progress(message: str) -> None:
     if sys.stderr.isatty():
+        _end_bar()
         print(message, file=sys.stderr, flush=True)
+
+
+_BARS: dict[str, Any] = {}
+
+
+def _tick(profile: str, done: int, total: int, detail: str) -> None:
+    """The profile's progress bar (timed runs done of all), on a terminal only."""
+    from bt_cracktrader.progress import ProgressBar
+
+    bar = _BARS.get(profile)
+    if bar is None:
+        _end_bar()
+        bar = _BARS[profile] = ProgressBar(f"[{profile}] {detail}", "runs")
+    bar.label = f"[{profile}] {detail}"
+    bar.update(done, total, force=done == total)
+
+
+def _end_bar() -> None:
+    for bar in _BARS.values():
+        bar.close()
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -283,7 +304,7 @@ def bench_cerebro_profile(
     total = args.warmup + args.iterations
     for it in range(total):
         warm = it < args.warmup
-        for backend in _rotated(backends, it):
+        for k, backend in enumerate(_rotated(backends, it)):
             try:
                 out = run_child(profile, backend, workdir, env)
             except RuntimeError as exc:
@@ -300,7 +321,8 @@ def bench_cerebro_profile(
             if not warm:
                 samples[backend].append(out["elapsed_ms"])
             phase = "warmup" if warm else "measure"
-            _progress(f"[{profile}] {phase} {it + 1}/{total} {backend}: {out['elapsed_ms']:.1f} ms")
+            done = it * len(backends) + k + 1
+            _tick(profile, done, total * len(backends), f"{phase} {backend}")
     stats = {b: bench.summarize(samples[b], prepared.total_bars) for b in backends}
     result["backends"] = stats
     result["ratios"] = _ratios(stats)
@@ -341,13 +363,14 @@ def bench_core_profile(
     samples: dict[str, list[float]] = {b: [] for b in backends}
     total = args.warmup + args.iterations
     for it in range(total):
-        for backend in _rotated(backends, it):
+        for k, backend in enumerate(_rotated(backends, it)):
             gc.collect()
             elapsed = bench.time_core_stream(classes[backend], stream)
             if it >= args.warmup:
                 samples[backend].append(elapsed)
             phase = "warmup" if it < args.warmup else "measure"
-            _progress(f"[{profile}] {phase} {it + 1}/{total} {backend}: {elapsed:.1f} ms")
+            done = it * len(backends) + k + 1
+            _tick(profile, done, total * len(backends), f"{phase} {backend}")
     stats = {}
     for backend in backends:
         s = bench.summarize(samples[backend], stream.total_bars)
@@ -570,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["baseline"] = baseline_report
     report["ok"] = not failed
 
+    _end_bar()
     print_report(report)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, indent=2) + "\n")
