@@ -507,6 +507,9 @@ def test_cli_sweep_interrupted_then_resumed(
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        # not the checkout: `python -c` puts the working directory first on sys.path, where a
+        # source tree (without the compiled extension) would shadow the installed package
+        cwd=tmp_path,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
