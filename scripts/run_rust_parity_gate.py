@@ -182,6 +182,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],  # fmt: skip
         )
 
+    report_path = workdir / "benchmark.json"
+    if not args.skip_benchmark and report_path.exists():
+        # the promotion criterion "benchmark gains": CrackBroker(rust) is not slower than
+        # BackBroker on any Backtrader profile of this run
+        profiles = json.loads(report_path.read_text()).get("profiles", {})
+        ratios = {
+            name: prof.get("ratios", {}).get("backtrader_over_rust")
+            for name, prof in profiles.items()
+        }
+        measured = {n: r for n, r in ratios.items() if r is not None}
+        slower = sorted(n for n, r in measured.items() if r < 1.0)
+        detail = ", ".join(f"{n} {r:.2f}" for n, r in measured.items())
+        steps.append(
+            Step("benchmark-gains", "FAIL" if slower or not measured else "PASS", 0.0, detail)
+        )
+
     if not args.with_integration:
         step("integration", None, "pass --with-integration to run it")
     elif not INTEGRATION.exists():
