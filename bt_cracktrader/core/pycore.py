@@ -518,6 +518,23 @@ class PyCore:
             self._hook(None)
         return records, self.state()
 
+    def step_packed(
+        self, batch: bytes, filler: Filler | None = None, comm: CommHook | None = None
+    ) -> bytes:
+        """Run a packed batch of steps (``bt_cracktrader.core.packed``) in one call: the packed
+        records and state of every step, as ``step`` gives them one call at a time. All or
+        nothing: on an error the core is as before the call, and an input error names the
+        step."""
+        from .packed import run_steps, unpack_steps
+
+        steps = unpack_steps(batch)
+        before = self.snapshot()
+        try:
+            return run_steps(self, steps, filler, comm)
+        except BaseException:
+            self.__dict__ = type(self).restore(before).__dict__
+            raise
+
     def _hook(self, comm: CommHook | None) -> None:
         for info in self.comm.values():
             if info.overrides:

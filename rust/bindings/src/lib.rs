@@ -14,13 +14,13 @@
 
 use cracktrader_core::{
     CommSpec, Config, Core, CoreError, ErrValue, HookArg, HookFailed, Hooks, Num, Order, OrderSpec,
-    OrderState, Origin, Position, RawItem, Record, Snapshot, State, Value, MAX_ITEMS,
+    OrderState, Origin, PackedError, Position, RawItem, Record, Snapshot, State, Value, MAX_ITEMS,
 };
 use pyo3::exceptions::{
     PyAssertionError, PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyZeroDivisionError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
 use std::cell::Cell;
 
@@ -156,6 +156,7 @@ fn err_value_to_py<'py>(py: Python<'py>, value: &ErrValue) -> PyResult<Bound<'py
                 .collect::<PyResult<Vec<_>>>()?;
             Ok(PyList::new(py, items)?.into_any())
         }
+        ErrValue::Str(text) => text.into_bound_py_any(py),
         ErrValue::BigInt { .. } | ErrValue::Other => value.to_string().into_bound_py_any(py),
     }
 }
@@ -1075,6 +1076,44 @@ impl RustCore {
             records_to_py(py, &records)?,
             state_to_py(py, &self.core.state())?,
         ))
+    }
+
+    /// Run a packed batch of steps (`bt_cracktrader.core.packed`) in one call: the packed
+    /// records and state of every step, as `step` gives them one call at a time. All or
+    /// nothing: on an error the core is as before the call, and an input error names the step.
+    #[pyo3(signature = (batch, filler=None, comm=None))]
+    fn step_packed<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+        filler: Option<Bound<'py, PyAny>>,
+        comm: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let Ok(bytes) = batch.cast::<PyBytes>() else {
+            return Err(PyTypeError::new_err(format!(
+                "a packed batch must be bytes, not {}",
+                batch.get_type().name()?
+            )));
+        };
+        let mut hooks = PyHooks::new(filler, comm);
+        match self.core.step_packed(bytes.as_bytes(), &mut hooks) {
+            Ok(out) => Ok(PyBytes::new(py, &out)),
+            Err(PackedError { step, error }) => {
+                let error = match (step, error) {
+                    (Some(k), CoreError::Input(mut input)) => {
+                        input.what = format!("{} of step {k}", input.what);
+                        CoreError::Input(input)
+                    }
+                    (_, error) => error,
+                };
+                let src = Sources {
+                    filler_result: hooks.filler_result.take(),
+                    hook_error: Cell::new(hooks.error.take()),
+                    ..Sources::default()
+                };
+                Err(to_py_err(py, error, &src))
+            }
+        }
     }
 
     /// `broker.getvalue(datas=...)`: `(value, state)`.

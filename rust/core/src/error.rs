@@ -23,6 +23,8 @@ pub enum ErrValue {
     Float(f64),
     /// A `list` (the `datas` of a value request).
     List(Vec<ErrValue>),
+    /// A `str` of printable ASCII without quotes or backslashes (e.g. bytes in hex).
+    Str(String),
     /// Any other object (its `repr` is known only to the caller that passed it: see
     /// [`InputError::origin`]).
     Other,
@@ -63,6 +65,7 @@ impl fmt::Display for ErrValue {
                 }
                 f.write_str("]")
             }
+            ErrValue::Str(text) => write!(f, "'{text}'"),
             ErrValue::Other => f.write_str("<object>"),
         }
     }

@@ -21,6 +21,7 @@ mod hooks;
 mod ledger;
 mod num;
 mod order;
+mod packed;
 mod position;
 mod snapshot;
 mod validate;
@@ -47,6 +48,10 @@ pub use crate::ledger::{
 };
 pub use crate::num::{Num, FZERO, ZERO};
 pub use crate::order::{Order, OrderState};
+pub use crate::packed::{
+    decode_steps, PackedError, PackedStep, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
+    PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
+};
 pub use crate::position::Position;
 pub use crate::snapshot::Snapshot;
 pub use crate::validate::REASON_TOO_LARGE;
