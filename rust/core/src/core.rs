@@ -8,7 +8,9 @@
 //! its bracket sits twice in the pending queue, exactly as in BackBroker.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::hashing::FastMap;
 
 use crate::comm::{Comm, CommSpec};
 use crate::error::{CoreError, ErrValue, Origin};
@@ -31,7 +33,7 @@ const MAXINT: i128 = 9_223_372_036_854_775_807;
 #[derive(Clone, Debug)]
 pub struct Core {
     pub(crate) config: Config,
-    pub(crate) d_credit: HashMap<usize, Num>,
+    pub(crate) d_credit: FastMap<usize, Num>,
     pub(crate) cash_addition: VecDeque<Num>,
     pub(crate) history: Vec<OrderSpec>,
     pub(crate) fundhist: Option<(Num, Num)>,
@@ -41,15 +43,15 @@ pub struct Core {
     /// Every order ever created, in creation order (the Python core's order objects).
     pub(crate) orders: Vec<Order>,
     /// `self.orders` of the Python core: the last order created with a reference.
-    pub(crate) by_ref: HashMap<u64, usize>,
+    pub(crate) by_ref: FastMap<u64, usize>,
     pub(crate) submitted: VecDeque<usize>,
     /// The pending queue; `None` is the end-of-pass sentinel of `next()` (one stays behind when
     /// a pass is interrupted by an exception, as in the Python core).
     pub(crate) pending: VecDeque<Option<usize>>,
     pub(crate) toactivate: VecDeque<usize>,
-    pub(crate) pchildren: HashMap<u64, VecDeque<usize>>,
-    pub(crate) ocos: HashMap<u64, u64>,
-    pub(crate) ocol: HashMap<u64, Vec<u64>>,
+    pub(crate) pchildren: FastMap<u64, VecDeque<usize>>,
+    pub(crate) ocos: FastMap<u64, u64>,
+    pub(crate) ocol: FastMap<u64, Vec<u64>>,
     pub(crate) value: Num,
     pub(crate) valuemkt: Num,
     pub(crate) valuelever: Num,
@@ -141,7 +143,7 @@ impl Core {
                 shortcash,
                 ..Config::default()
             },
-            d_credit: HashMap::new(),
+            d_credit: FastMap::default(),
             cash_addition: VecDeque::new(),
             history: Vec::new(),
             fundhist: None,
@@ -149,13 +151,13 @@ impl Core {
             comm: DataMap::default(),
             positions: Positions::default(),
             orders: Vec::new(),
-            by_ref: HashMap::new(),
+            by_ref: FastMap::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
             toactivate: VecDeque::new(),
-            pchildren: HashMap::new(),
-            ocos: HashMap::new(),
-            ocol: HashMap::new(),
+            pchildren: FastMap::default(),
+            ocos: FastMap::default(),
+            ocol: FastMap::default(),
             value: cash,
             valuemkt: FZERO,
             valuelever: FZERO,
@@ -648,7 +650,7 @@ impl Core {
         hooks: &mut dyn Hooks,
     ) -> Result<(), CoreError> {
         let mut cash = self.cash;
-        let mut positions: HashMap<usize, Position> = HashMap::new();
+        let mut positions: FastMap<usize, Position> = FastMap::default();
         while let Some(idx) = self.submitted.pop_front() {
             if self.take_children(idx, records).is_none() {
                 continue;

@@ -17,6 +17,7 @@ mod comm;
 mod core;
 mod error;
 mod event;
+mod hashing;
 mod hooks;
 mod ledger;
 mod num;

@@ -99,8 +99,12 @@ impl Num {
     #[must_use]
     pub fn to_f64(self) -> f64 {
         match self {
-            // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`.
-            Num::Int(v) => v as f64,
+            // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`. Through i64 when
+            // it fits: the same rounding, one instruction instead of a software routine.
+            Num::Int(v) => match i64::try_from(v) {
+                Ok(small) => small as f64,
+                Err(_) => v as f64,
+            },
             Num::Float(v) => v,
         }
     }

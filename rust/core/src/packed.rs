@@ -108,16 +108,57 @@ impl Reader<'_> {
         }
     }
 
-    fn item(&mut self) -> Result<RawItem, CoreError> {
+    /// Read one item onto the end of `into` (built in place: an item is large).
+    fn item_into(&mut self, into: &mut Vec<RawItem>) -> Result<(), CoreError> {
         let len = self.u32("an item length")? as usize;
-        let mut item = RawItem::tuple(len);
+        into.push(RawItem::tuple(len));
+        let item = into.last_mut().expect("just pushed");
         for k in 0..len {
             let value = self.value()?;
             if k < MAX_ITEMS {
                 item.set(k, value);
             }
         }
-        Ok(item)
+        Ok(())
+    }
+
+    /// Check one item without keeping it.
+    fn skip_item(&mut self) -> Result<(), CoreError> {
+        let len = self.u32("an item length")? as usize;
+        for _ in 0..len {
+            self.value()?;
+        }
+        Ok(())
+    }
+
+    /// Read step's events and bars into the (cleared) buffers.
+    fn step_into(
+        &mut self,
+        events: &mut Vec<RawItem>,
+        bars: &mut Vec<RawItem>,
+    ) -> Result<(), CoreError> {
+        events.clear();
+        bars.clear();
+        let n_events = self.u32("an event count")? as usize;
+        let n_bars = self.u32("a bar count")? as usize;
+        for _ in 0..n_events {
+            self.item_into(events)?;
+        }
+        for _ in 0..n_bars {
+            self.item_into(bars)?;
+        }
+        Ok(())
+    }
+
+    fn end(&self) -> Result<(), CoreError> {
+        if self.pos == self.buf.len() {
+            return Ok(());
+        }
+        Err(bad(
+            "length",
+            ErrValue::Int(self.buf.len() as i128),
+            format!("{} bytes after the last step", self.buf.len() - self.pos),
+        ))
     }
 }
 
@@ -145,31 +186,35 @@ fn check_header(reader: &mut Reader<'_>, magic: &[u8; 8]) -> Result<usize, CoreE
     Ok(reader.u32("the step count")? as usize)
 }
 
-/// Decode a batch of steps; every error names the field, the value and the offset.
-pub fn decode_steps(buf: &[u8]) -> Result<Vec<PackedStep>, CoreError> {
+/// Check a whole batch, as `packed.unpack_steps` does before anything runs: returns the step
+/// count and the offset of the first step.
+fn scan(buf: &[u8]) -> Result<(usize, usize), CoreError> {
     let mut reader = Reader { buf, pos: 0 };
     let n_steps = check_header(&mut reader, STEPS_MAGIC)?;
-    // a step takes at least 8 bytes: never reserve more than the buffer can hold
-    let mut steps = Vec::with_capacity(n_steps.min(buf.len() / 8));
+    let start = reader.pos;
     for _ in 0..n_steps {
-        let n_events = reader.u32("an event count")? as usize;
-        let n_bars = reader.u32("a bar count")? as usize;
-        let mut events = Vec::with_capacity(n_events.min(buf.len() / 4));
-        for _ in 0..n_events {
-            events.push(reader.item()?);
+        let n_events = reader.u32("an event count")?;
+        let n_bars = reader.u32("a bar count")?;
+        for _ in 0..(u64::from(n_events) + u64::from(n_bars)) {
+            reader.skip_item()?;
         }
-        let mut bars = Vec::with_capacity(n_bars.min(buf.len() / 4));
-        for _ in 0..n_bars {
-            bars.push(reader.item()?);
-        }
-        steps.push(PackedStep { events, bars });
     }
-    if reader.pos != buf.len() {
-        return Err(bad(
-            "length",
-            ErrValue::Int(buf.len() as i128),
-            format!("{} bytes after the last step", buf.len() - reader.pos),
-        ));
+    reader.end()?;
+    Ok((n_steps, start))
+}
+
+/// Decode a batch of steps; every error names the field, the value and the offset.
+pub fn decode_steps(buf: &[u8]) -> Result<Vec<PackedStep>, CoreError> {
+    let (n_steps, start) = scan(buf)?;
+    let mut reader = Reader { buf, pos: start };
+    let mut steps = Vec::with_capacity(n_steps);
+    for _ in 0..n_steps {
+        let mut step = PackedStep {
+            events: Vec::new(),
+            bars: Vec::new(),
+        };
+        reader.step_into(&mut step.events, &mut step.bars)?;
+        steps.push(step);
     }
     Ok(steps)
 }
@@ -319,23 +364,29 @@ impl Core {
         buf: &[u8],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<u8>, PackedError> {
-        let steps = decode_steps(buf).map_err(|error| PackedError { step: None, error })?;
+        let (n_steps, start) = scan(buf).map_err(|error| PackedError { step: None, error })?;
         let before = self.clone();
         let mut out = Writer {
             out: Vec::with_capacity(buf.len()),
         };
         out.out.extend_from_slice(RESULTS_MAGIC);
         out.out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
-        out.count(steps.len());
-        for (k, step) in steps.iter().enumerate() {
-            let outcome = match self.step_raw(&step.events, &step.bars, hooks) {
-                Ok(records) => out
-                    .result(k, &records, &self.state())
-                    .map_err(|error| PackedError { step: None, error }),
-                Err(error) => Err(PackedError {
-                    step: Some(k),
-                    error,
-                }),
+        out.count(n_steps);
+        // the batch is known to be well formed: decode one step at a time into reused buffers
+        let mut reader = Reader { buf, pos: start };
+        let (mut events, mut bars) = (Vec::new(), Vec::new());
+        for k in 0..n_steps {
+            let outcome = match reader.step_into(&mut events, &mut bars) {
+                Err(error) => Err(PackedError { step: None, error }),
+                Ok(()) => match self.step_raw(&events, &bars, hooks) {
+                    Ok(records) => out
+                        .result(k, &records, &self.state())
+                        .map_err(|error| PackedError { step: None, error }),
+                    Err(error) => Err(PackedError {
+                        step: Some(k),
+                        error,
+                    }),
+                },
             };
             if let Err(err) = outcome {
                 *self = before;

@@ -1,7 +1,7 @@
 //! Positions: `backtrader.Position.update` and the insertion-ordered book of positions
 //! (Backtrader values positions in the order their entries were created).
 
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 
 use crate::error::CoreError;
 use crate::num::{Num, FZERO, ZERO};
@@ -93,14 +93,14 @@ impl Position {
 #[derive(Clone, Debug)]
 pub(crate) struct DataMap<T> {
     entries: Vec<(usize, T)>,
-    slots: HashMap<usize, usize>,
+    slots: FastMap<usize, usize>,
 }
 
 impl<T> Default for DataMap<T> {
     fn default() -> Self {
         DataMap {
             entries: Vec::new(),
-            slots: HashMap::new(),
+            slots: FastMap::default(),
         }
     }
 }

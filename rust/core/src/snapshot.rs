@@ -1,7 +1,9 @@
 //! `Snapshot`: the whole state of a [`Core`] as plain data, for pickling (`optstrategy` sends the
 //! broker to worker processes) and for tests. Callables are never part of it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::hashing::FastMap;
 
 use crate::comm::CommSpec;
 use crate::core::Core;
@@ -62,7 +64,7 @@ fn bad(why: impl Into<String>) -> CoreError {
     CoreError::BadSnapshot(why.into())
 }
 
-fn sorted<K: Ord + Copy, V: Clone>(map: &HashMap<K, V>) -> Vec<(K, V)> {
+fn sorted<K: Ord + Copy, V: Clone>(map: &FastMap<K, V>) -> Vec<(K, V)> {
     let mut items: Vec<(K, V)> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
     items.sort_unstable_by_key(|(k, _)| *k);
     items
@@ -183,7 +185,7 @@ impl Core {
                 return Err(bad(format!("two positions for data {data}")));
             }
         }
-        let mut by_ref = HashMap::with_capacity(orders.len());
+        let mut by_ref = FastMap::with_capacity_and_hasher(orders.len(), Default::default());
         for (idx, order) in orders.iter().enumerate() {
             if !registered(order.data) {
                 return Err(bad(format!("order {} of unknown data", order.oref)));

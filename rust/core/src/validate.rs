@@ -2,7 +2,7 @@
 //! same checks in the same order with the same messages. Nothing is applied unless everything
 //! is valid; the result is the batch as typed events and bars.
 
-use std::collections::HashSet;
+use crate::hashing::FastSet;
 
 use crate::comm::{CommSpec, COMM_METHODS};
 use crate::core::Core;
@@ -193,7 +193,7 @@ const BAR_FIELDS: [&str; 14] = [
 /// The refs the core knows plus those of the batch being validated (`_Known`).
 struct Known<'a> {
     core: &'a Core,
-    new: HashSet<u64>,
+    new: FastSet<u64>,
 }
 
 impl Known<'_> {
@@ -240,7 +240,7 @@ pub(crate) fn validate(
     };
     let mut known = Known {
         core,
-        new: HashSet::new(),
+        new: FastSet::default(),
     };
     let mut compensate: Vec<Compensate> = core
         .comm
