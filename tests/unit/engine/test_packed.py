@@ -570,6 +570,27 @@ def test_an_error_that_is_no_input_error_restores_the_core_too(core_cls: Any) ->
     assert core.snapshot() == before
 
 
+def test_a_step_the_tuple_path_leaves_half_done_is_undone(core_cls: Any) -> None:
+    """A fund value of 0 divides by zero (a ZeroDivisionError, as in BackBroker) after the
+    step registered its data: the tuple path keeps what ran before the error, a batch keeps
+    nothing."""
+    second = data_event(1)
+    steps = [
+        ([STOCK], [bar(1.0)]),
+        ([second, (EV_FUND, 0.0, 1000.0)], [bar(2.0), bar_tuple(1, 2.0, 5.0, 6.0, 4.0, 5.0)]),
+    ]
+    ref = core_cls(1000.0, True, True, 100.0)
+    tuple_path(ref, steps[:1])
+    half = ref.snapshot()
+    expected = outcome(lambda: ref.step(*steps[1]))
+    assert expected == ("ZeroDivisionError", "float division by zero")
+    assert ref.snapshot() != half  # half done
+    core = core_cls(1000.0, True, True, 100.0)
+    before = core.snapshot()
+    assert outcome(lambda: core.step_packed(pack_steps(steps))) == expected
+    assert core.snapshot() == before
+
+
 # -- user code -------------------------------------------------------------------------------
 class Boom(Exception):
     pass
