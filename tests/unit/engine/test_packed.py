@@ -7,6 +7,7 @@ batch, user callables called through ``step_packed`` and outputs that cannot be 
 
 from __future__ import annotations
 
+import datetime
 import struct
 from collections.abc import Callable
 from enum import IntEnum
@@ -424,6 +425,11 @@ class _Bytes(bytes):
     pass
 
 
+class _Outer:
+    class Inner:
+        pass
+
+
 @pytest.mark.parametrize(
     ("batch", "name"),
     [
@@ -433,6 +439,8 @@ class _Bytes(bytes):
         (None, "NoneType"),
         ([SMALL], "list"),
         (59, "int"),
+        (datetime.date(2020, 1, 1), "date"),
+        (_Outer.Inner(), "Inner"),
     ],
 )
 def test_a_batch_that_is_not_bytes_is_a_type_error(core_cls: Any, batch: Any, name: str) -> None:
@@ -733,6 +741,49 @@ def test_a_filler_callback_without_callable(core_cls: Any) -> None:
     else:
         assert got == expected
     assert core.snapshot() == before
+
+
+class UserInputError(CoreInputError):
+    """A user's own subclass of CoreInputError, raised by its CommInfo override or filler."""
+
+
+@pytest.mark.parametrize("exc_cls", [CoreInputError, UserInputError])
+def test_a_core_input_error_raised_by_user_code_propagates_unchanged(
+    core_cls: Any, backend: str, exc_cls: type, request: pytest.FixtureRequest
+) -> None:
+    """KNOWN DIFFERENCE (python/rust): the user's exception must propagate as it is, as with
+    any other exception of user code (and as ``step`` does): same object, same class, no
+    ``of step k``. The Rust core does that; ``packed.run_steps`` (the Python reference) catches
+    every CoreInputError of a step, user code's included, and raises a new plain
+    CoreInputError with ``of step k`` instead."""
+    if backend == "python":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="packed.run_steps rewraps a CoreInputError raised by user code",
+            )
+        )
+    raised: list[BaseException] = []
+
+    def filler(ref: int, price: float, ago: int) -> Any:
+        exc = exc_cls("user check", "size", 1, "refused by the user")
+        raised.append(exc)
+        raise exc
+
+    steps = user_steps()
+    code = UserCode()
+    ref = core_cls()
+    with pytest.raises(exc_cls) as expected:
+        tuple_path(ref, steps, filler, code.comm)
+    assert expected.value is raised[-1]  # the tuple path: the user's exception itself
+    core = core_cls()
+    before = core.snapshot()
+    with pytest.raises(CoreInputError) as info:
+        core.step_packed(pack_steps(steps), filler, UserCode().comm)
+    assert core.snapshot() == before
+    assert str(info.value) == "invalid user check: size = 1 (refused by the user)"
+    assert type(info.value) is exc_cls
+    assert info.value is raised[-1]
 
 
 # -- outputs that cannot be packed -------------------------------------------------------------
