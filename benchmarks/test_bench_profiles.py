@@ -43,15 +43,27 @@ def test_bench_cerebro(benchmark: Any, prepared: dict[str, Any], profile: str, e
     benchmark.pedantic(bench.run_cerebro, setup=setup, rounds=ROUNDS, iterations=1)
 
 
+@pytest.mark.parametrize("kind", bench.CORE_INPUT_KINDS)
 @pytest.mark.parametrize("engine", bench.CORE_BACKENDS)
 @pytest.mark.parametrize("profile", CORE_PROFILES)
 def test_bench_core(
-    benchmark: Any, core_stream: bench.CoreStream, profile: str, engine: str
+    benchmark: Any, core_stream: bench.CoreStream, profile: str, engine: str, kind: str
 ) -> None:
+    """Each core on each input: ``bench.CORE_INPUTS`` names the one a core is timed on in
+    the script's report (Rust: packed, Python: tuples); the other pairing is informational."""
     _need(engine)
     cls = bench.core_class(engine)
-    benchmark.extra_info.update(profile=profile, engine=engine, events=core_stream.events)
-    benchmark.pedantic(bench.time_core_stream, args=(cls, core_stream), rounds=ROUNDS, iterations=1)
+    batch = bench.pack_core_stream(core_stream)  # packed before timing
+    benchmark.extra_info.update(
+        profile=profile,
+        engine=engine,
+        input=kind,
+        timed_input=bench.CORE_INPUTS[engine] == kind,
+        events=core_stream.events,
+    )
+    benchmark.pedantic(
+        bench.time_core_stream, args=(cls, core_stream, kind, batch), rounds=ROUNDS, iterations=1
+    )
 
 
 @pytest.mark.parametrize("profile", CEREBRO_PROFILES)
@@ -64,7 +76,9 @@ def test_parity_cerebro(prepared: dict[str, Any], profile: str) -> None:
 
 
 def test_parity_core(core_stream: bench.CoreStream) -> None:
+    """Every core on every input gives the Python core's tuple results; both cores'
+    ``step_packed`` return the same bytes."""
     engines = [e for e in bench.CORE_BACKENDS if e != "rust" or RUST_OK]
-    results = {e: bench.run_core_stream(bench.core_class(e), core_stream) for e in engines}
-    result = bench.check_core_parity(results)
+    classes = {e: bench.core_class(e) for e in engines}
+    result = bench.check_core_only_parity(core_stream, classes)
     assert result.ok, result.mismatches

@@ -37,6 +37,16 @@ class RustCore:
         """Apply the events, then process one bar per registered data. ``filler(ref, price,
         ago)`` is a user's volume filler, ``comm(data, method, *args)`` calls a user's
         overridden CommInfo method; each is called only when needed."""
+    def step_packed(
+        self,
+        batch: bytes,
+        filler: Callable[[int, float, int], Number] | None = None,
+        comm: Callable[..., Number] | None = None,
+    ) -> bytes:
+        """Run a packed batch of steps (``bt_cracktrader.core.packed``) in one call and return
+        every step's records and state, packed: what ``step`` gives one call at a time, the
+        same bytes as ``PyCore.step_packed``. All or nothing: on an error the core is as before
+        the call, and an input error's ``what`` ends in ``of step {k}``."""
     def apply(self, events: Sequence[Event]) -> list[Record]:
         """Apply events now, without a bar; returns the records."""
     def value_of(

@@ -13,8 +13,10 @@ strategy over the same bytes of data on every backend:
 * ``multi-asset``: 50 datas, ``order_target_percent`` rebalancing every 5 bars.
 * ``minute``: the SMA crossover on the real 1-minute file ``fixtures/data/
   2006-01-02-volume-min-001.txt`` (about 31k bars), optionally truncated.
-* ``core-only``: event and bar streams in the contract's tuples, fed straight to each core's
-  ``step`` (no Backtrader): Python core vs Rust core.
+* ``core-only``: event and bar streams in the contract's tuples, fed straight to each core (no
+  Backtrader): the Rust core gets the whole stream as one packed batch (``step_packed``, one
+  crossing of the boundary; packing is not timed), the Python core its ``step`` loop, its
+  fastest input (``CORE_INPUTS``). The other two pairings are timed too, for information.
 
 Backends are ``"backtrader"`` (Backtrader's ``BackBroker``), ``"python"`` and ``"rust"``
 (``CrackBroker`` on that core); ``core-only`` has only ``"python"`` and ``"rust"``.
@@ -55,11 +57,14 @@ from .core.contract import (
     Event,
     data_event,
 )
+from .core.packed import pack_steps, unpack_results
 from .record import first_difference
 
 __all__ = [
     "CEREBRO_BACKENDS",
     "CORE_BACKENDS",
+    "CORE_INPUTS",
+    "CORE_INPUT_KINDS",
     "DEFAULT_SEED",
     "MINUTE_FILE",
     "PROFILES",
@@ -70,6 +75,7 @@ __all__ = [
     "TimedRun",
     "backends_for",
     "build_cerebro",
+    "check_core_only_parity",
     "check_core_parity",
     "check_parity",
     "core_class",
@@ -77,6 +83,7 @@ __all__ = [
     "machine_info",
     "make_core_stream",
     "make_profile_broker",
+    "pack_core_stream",
     "parity_record",
     "prepare_data",
     "run_cerebro",
@@ -95,6 +102,13 @@ DEFAULT_SEED = 20060102
 #: Backends of the Backtrader profiles, and of ``core-only``.
 CEREBRO_BACKENDS = ("backtrader", "python", "rust")
 CORE_BACKENDS = ("python", "rust")
+#: The inputs a core can be fed a ``core-only`` stream with: ``"tuples"``, one ``step`` call per
+#: step, and ``"packed"``, one ``step_packed`` call with the whole stream packed beforehand.
+CORE_INPUT_KINDS = ("tuples", "packed")
+#: The input each core is timed on in ``core-only`` (its fastest): the Rust core crosses the
+#: boundary once for the whole stream; the Python core has no boundary, and unpacking a batch
+#: would only add work to its ``step`` loop.
+CORE_INPUTS: dict[str, str] = {"python": "tuples", "rust": "packed"}
 #: The real minute file in a source checkout (``fixtures/`` is not part of the wheel).
 MINUTE_FILE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "data" / "2006-01-02-volume-min-001.txt"
@@ -139,7 +153,8 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "core-only",
             f"contract event streams ({CORE_DATAS} datas, ~{ORDERS_PER_BAR} orders per step) "
-            "fed straight to each core's step(), no Backtrader",
+            "fed straight to each core, no Backtrader: the Rust core one step_packed() of the "
+            "whole stream, the Python core its step() loop",
             core_only=True,
         ),
     )
@@ -708,15 +723,45 @@ def core_class(backend: str) -> Any:
     return cls
 
 
-def run_core_stream(core_cls: Any, stream: CoreStream) -> list[tuple[Any, Any]]:
-    """Feed ``stream`` to a fresh core and return every step's ``(records, state)``."""
+def pack_core_stream(stream: CoreStream) -> bytes:
+    """The whole stream as one packed batch (``bt_cracktrader.core.packed``)."""
+    return pack_steps(stream.steps)
+
+
+def _check_input(kind: str) -> None:
+    if kind not in CORE_INPUT_KINDS:
+        raise ValueError(f"unknown core input {kind!r}: expected one of {CORE_INPUT_KINDS}")
+
+
+def run_core_stream(
+    core_cls: Any, stream: CoreStream, kind: str = "tuples", batch: bytes | None = None
+) -> list[tuple[Any, Any]]:
+    """Feed ``stream`` to a fresh core and return every step's ``(records, state)``: through
+    ``step`` (``kind="tuples"``) or one ``step_packed`` (``"packed"``; ``batch`` is
+    ``pack_core_stream(stream)`` when given), unpacked."""
+    _check_input(kind)
     core = core_cls(*stream.init)
+    if kind == "packed":
+        return unpack_results(
+            core.step_packed(pack_core_stream(stream) if batch is None else batch)
+        )
     return [core.step(events, bars) for events, bars in stream.steps]
 
 
-def time_core_stream(core_cls: Any, stream: CoreStream) -> float:
-    """Milliseconds to feed ``stream`` to a fresh core (construction not timed)."""
+def time_core_stream(
+    core_cls: Any, stream: CoreStream, kind: str = "tuples", batch: bytes | None = None
+) -> float:
+    """Milliseconds to feed ``stream`` to a fresh core (construction not timed): its ``step``
+    loop (``kind="tuples"``) or one ``step_packed`` call (``"packed"``; the packing, or
+    ``batch`` when given, is done before the clock starts, the results are not unpacked)."""
+    _check_input(kind)
     core = core_cls(*stream.init)
+    if kind == "packed":
+        packed = pack_core_stream(stream) if batch is None else batch
+        step_packed = core.step_packed
+        start = time.perf_counter()
+        step_packed(packed)
+        return (time.perf_counter() - start) * 1000.0
     step = core.step
     steps = stream.steps
     start = time.perf_counter()
@@ -758,6 +803,54 @@ def check_core_parity(results: Mapping[str, Sequence[tuple[Any, Any]]]) -> Parit
     records = sum(len(r) for r, _ in ref)
     detail = f"steps={len(ref)} records={records} final_state={tuple(ref[-1][1])!r}"
     return ParityResult(all(d is None for d in mismatches.values()), reference, mismatches, detail)
+
+
+def check_core_only_parity(stream: CoreStream, classes: Mapping[str, Any]) -> ParityResult:
+    """What ``core-only`` times computes the same everywhere: the reference is the Python
+    core's ``step`` loop (the first class when there is no ``"python"``); every core's results
+    on every input (``CORE_INPUT_KINDS``), unpacked, must equal it (types and float bits), and
+    every core's ``step_packed`` must return the very same bytes. Mismatches are keyed
+    ``"<backend> on <input>"`` and ``"<backend> step_packed bytes"``."""
+    if not classes:
+        return ParityResult(True, None, {})
+    names = list(classes)
+    first = "python" if "python" in classes else names[0]
+    batch = pack_core_stream(stream)
+    results: dict[str, Any] = {}
+    outputs: dict[str, bytes] = {}
+    failures: dict[str, str | None] = {}
+    for name in [first, *(n for n in names if n != first)]:
+        for kind in CORE_INPUT_KINDS:
+            key = f"{name} on {kind}"
+            try:
+                if kind == "packed":
+                    outputs[name] = classes[name](*stream.init).step_packed(batch)
+                    results[key] = unpack_results(outputs[name])
+                else:
+                    results[key] = run_core_stream(classes[name], stream)
+            except Exception as exc:  # a core that cannot run the stream fails its parity
+                failures[key] = f"run failed: {type(exc).__name__}: {exc}"
+    reference = f"{first} on tuples"
+    if reference not in results:
+        return ParityResult(False, reference, failures)
+    parity = check_core_parity({reference: results[reference], **results})
+    mismatches = {k: v for k, v in parity.mismatches.items() if k != reference}
+    mismatches.update(failures)
+    ref_bytes = outputs.get(first)
+    for name, out in outputs.items():
+        if name == first or ref_bytes is None:
+            continue
+        diff = None
+        if out != ref_bytes:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(out, ref_bytes)) if a != b),
+                min(len(out), len(ref_bytes)),
+            )
+            diff = f"{len(out)} bytes vs {len(ref_bytes)}, first difference at byte {at}"
+        mismatches[f"{name} step_packed bytes"] = diff
+    ok = all(d is None for d in mismatches.values())
+    detail = f"{parity.detail} inputs={','.join(CORE_INPUT_KINDS)} packed_bytes={len(batch)}"
+    return ParityResult(ok, reference, mismatches, detail)
 
 
 # -- statistics and machine --------------------------------------------------------------------

@@ -10,21 +10,26 @@ Each profile (``bt_cracktrader.bench.PROFILES``: classic, order-heavy, bracket, 
 minute, core-only) runs the same strategy over the same seeded data on every backend. Before any
 timing, the complete records of one run per backend are compared with ``==`` (every order
 notification, trade, bar's cash/value/positions, analyzer, final cash/value; for core-only every
-step's records and state, float bits included): a profile whose parity fails is reported with
-the first difference, is not timed, and makes the script exit 1.
+step's records and state, float bits included, on both inputs of both cores, and the bytes of
+both cores' ``step_packed``): a profile whose parity fails is reported with the first
+difference, is not timed, and makes the script exit 1.
 
 Timed runs are interleaved across backends (the order rotates every iteration), each in a fresh
-subprocess that times ``cerebro.run()`` alone (core-only times the cores' ``step`` loop
-in-process). Warmup iterations are discarded. The report gives mean, median, p95 (nearest rank)
-and min per backend, bars per second, the ratios python/rust, backtrader/rust and
-backtrader/python of the means, and the machine and versions.
+subprocess that times ``cerebro.run()`` alone. core-only times in-process the Rust core on one
+``step_packed`` of the whole stream (packed before timing) and the Python core on its ``step``
+loop (``bench.CORE_INPUTS``, recorded as ``inputs`` in the report), and, for information, the
+other pairings (``variants``: Rust on tuples, Python on packed). Warmup iterations are
+discarded. The report gives mean, median, p95 (nearest rank) and min per backend, bars per
+second, the ratios python/rust, backtrader/rust and backtrader/python of the means, and the
+machine and versions.
 
 Baselines (``performance/baselines/``, committed): ``--update-baseline`` writes one (to
 ``--baseline-json``, default ``performance/baselines/baseline.json``) and refuses to overwrite an
 existing file without ``--force-baseline-overwrite``. With ``--baseline-json`` alone the run is
 compared with it: it fails when a profile's Rust mean is more than ``--max-slowdown-ratio``
 times the baseline's, or when its python/rust or backtrader/rust ratio fell by more than that
-factor.
+factor. A core-only baseline whose cores were timed on other inputs (a baseline written before
+packed batches timed both cores on tuples) is not compared: the run says so in its notes.
 
 Exit codes: 0 ok, 1 parity failure, failed run or regression, 2 usage error.
 """
@@ -42,7 +47,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bt_cracktrader
 from bt_cracktrader import bench
@@ -64,6 +69,13 @@ RATIOS = (
 )
 #: The ratios the baseline check holds (a Rust speedup that shrinks is a regression).
 GUARDED_RATIOS = ("python_over_rust", "backtrader_over_rust")
+
+
+T = TypeVar("T")
+#: What a core-only report's ``inputs`` were before it recorded them: both cores on tuples.
+LEGACY_CORE_INPUTS = {"python": "tuples", "rust": "tuples"}
+#: How the report names a core-only input.
+INPUT_LABELS = {"tuples": "step() loop", "packed": "one step_packed()"}
 
 
 class UsageError(Exception):
@@ -257,7 +269,7 @@ def run_child(profile: str, backend: str, workdir: Path, env: dict[str, str]) ->
     return result
 
 
-def _rotated(items: Sequence[str], k: int) -> list[str]:
+def _rotated(items: Sequence[T], k: int) -> list[T]:
     k %= len(items)
     return [*items[k:], *items[:k]]
 
@@ -333,6 +345,7 @@ def bench_core_profile(
     profile: str, backends: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     stream = bench.make_core_stream(args.bars)
+    inputs = {b: bench.CORE_INPUTS[b] for b in backends}
     result: dict[str, Any] = {
         "description": bench.PROFILES[profile].description,
         "bars": len(stream.steps),
@@ -340,45 +353,64 @@ def bench_core_profile(
         "total_bars": stream.total_bars,
         "events": stream.events,
         "backends_run": backends,
+        "inputs": inputs,
     }
     classes = {b: bench.core_class(b) for b in backends}
-    results: dict[str, Any] = {}
-    errors: dict[str, str | None] = {}
-    for backend, cls in classes.items():
-        _progress(f"[{profile}] parity run: {backend}")
-        try:
-            results[backend] = bench.run_core_stream(cls, stream)
-        except Exception as exc:
-            errors[backend] = f"run failed: {type(exc).__name__}: {exc}"
-    parity = bench.check_core_parity(results)
-    del results
-    ok = parity.ok and not errors
-    result["parity"] = {
-        **parity.as_dict(),
-        "ok": ok,
-        "mismatches": {**parity.mismatches, **errors},
-    }
-    if not ok:
+    _progress(f"[{profile}] parity runs: {', '.join(backends)} on tuples and packed")
+    parity = bench.check_core_only_parity(stream, classes)
+    result["parity"] = parity.as_dict()
+    if not parity.ok:
         return result
-    samples: dict[str, list[float]] = {b: [] for b in backends}
+    # every core on every input: its own (timed) first, then the informational variants
+    runs = [(b, kind) for b in backends for kind in (inputs[b], *bench.CORE_INPUT_KINDS)]
+    runs = list(dict.fromkeys(runs))
+    batch = bench.pack_core_stream(stream)  # packed once, never timed
+    samples: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     total = args.warmup + args.iterations
     for it in range(total):
-        for k, backend in enumerate(_rotated(backends, it)):
+        for k, (backend, kind) in enumerate(_rotated(runs, it)):
             gc.collect()
-            elapsed = bench.time_core_stream(classes[backend], stream)
+            elapsed = bench.time_core_stream(classes[backend], stream, kind, batch)
             if it >= args.warmup:
-                samples[backend].append(elapsed)
+                samples[backend, kind].append(elapsed)
             phase = "warmup" if it < args.warmup else "measure"
-            done = it * len(backends) + k + 1
-            _tick(profile, done, total * len(backends), f"{phase} {backend}")
-    stats = {}
-    for backend in backends:
-        s = bench.summarize(samples[backend], stream.total_bars)
+            done = it * len(runs) + k + 1
+            _tick(profile, done, total * len(runs), f"{phase} {backend} on {kind}")
+
+    def stats_of(backend: str, kind: str) -> dict[str, Any]:
+        s = bench.summarize(samples[backend, kind], stream.total_bars)
+        s["input"] = kind
         s["events_per_s"] = stream.events / (s["mean_ms"] / 1000.0) if s["mean_ms"] else None
-        stats[backend] = s
+        return s
+
+    stats = {b: stats_of(b, inputs[b]) for b in backends}
+    variants = {
+        f"{b}-{kind}": {"backend": b, **stats_of(b, kind)} for b, kind in runs if kind != inputs[b]
+    }
     result["backends"] = stats
     result["ratios"] = _ratios(stats)
+    result["variants"] = variants
+    result["variant_ratios"] = _variant_ratios(stats, variants)
     return result
+
+
+def _variant_ratios(
+    stats: dict[str, dict[str, Any]], variants: dict[str, dict[str, Any]]
+) -> dict[str, float | None]:
+    """Ratios of means across the inputs: what packing gains each core, and python/rust when
+    both cores get tuples (what core-only measured before packed batches)."""
+    means = {f"{b}-{s['input']}": s["mean_ms"] for b, s in stats.items()}
+    means.update({name: v["mean_ms"] for name, v in variants.items()})
+
+    def ratio(num: str, den: str) -> float | None:
+        a, b = means.get(num), means.get(den)
+        return a / b if a is not None and b else None
+
+    return {
+        "rust_tuples_over_rust_packed": ratio("rust-tuples", "rust-packed"),
+        "python_packed_over_python_tuples": ratio("python-packed", "python-tuples"),
+        "python_tuples_over_rust_tuples": ratio("python-tuples", "rust-tuples"),
+    }
 
 
 # -- baseline ----------------------------------------------------------------------------------
@@ -399,6 +431,14 @@ def compare_with_baseline(
         base = baseline["profiles"].get(name)
         if not base or "backends" not in base:
             notes.append(f"{name}: not in the baseline, not compared")
+            continue
+        if "inputs" in cur and base.get("inputs", LEGACY_CORE_INPUTS) != cur["inputs"]:
+            was = _inputs_text(base.get("inputs", LEGACY_CORE_INPUTS))
+            notes.append(
+                f"{name}: the baseline timed the cores on other inputs ({was}) than this run "
+                f"({_inputs_text(cur['inputs'])}): not compared (regenerate the baseline with "
+                "--update-baseline)"
+            )
             continue
         cur_rust = cur["backends"].get("rust")
         base_rust = base["backends"].get("rust")
@@ -422,6 +462,10 @@ def compare_with_baseline(
             )
             (failures if fall > max_ratio else notes).append(line)
     return failures, notes
+
+
+def _inputs_text(inputs: dict[str, str]) -> str:
+    return ", ".join(f"{backend} on {kind}" for backend, kind in inputs.items())
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -471,7 +515,11 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{st['samples']:>3}"
             )
             if "events_per_s" in st:
-                print(f"{'':<12} {'':<11} events/s {_fmt(st['events_per_s'], ',.0f')}")
+                how = INPUT_LABELS.get(st.get("input", ""), "")
+                print(
+                    f"{'':<12} {'':<11} events/s {_fmt(st['events_per_s'], ',.0f')}"
+                    + (f"  (timed on {st['input']}: {how})" if how else "")
+                )
         ratios = prof["ratios"]
         print(
             f"{'':<12} speedup: python/rust {_fmt(ratios['python_over_rust'], '.3f')}  "
@@ -479,6 +527,20 @@ def print_report(report: dict[str, Any]) -> None:
             f"backtrader/python {_fmt(ratios['backtrader_over_python'], '.3f')}  "
             f"(parity OK: {parity.get('detail', '')})"
         )
+        for label, v in prof.get("variants", {}).items():
+            print(
+                f"{'':<12} variant {label:<14} mean {v['mean_ms']:.2f} ms  median "
+                f"{v['median_ms']:.2f} ms  min {v['min_ms']:.2f} ms  (informational, not the "
+                f"timed input of {v['backend']})"
+            )
+        vr = prof.get("variant_ratios")
+        if vr:
+            print(
+                f"{'':<12} inputs: rust tuples/packed "
+                f"{_fmt(vr['rust_tuples_over_rust_packed'], '.3f')}  python packed/tuples "
+                f"{_fmt(vr['python_packed_over_python_tuples'], '.3f')}  python/rust on tuples "
+                f"{_fmt(vr['python_tuples_over_rust_tuples'], '.3f')}"
+            )
     print()
 
 

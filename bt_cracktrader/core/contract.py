@@ -9,6 +9,13 @@ carry a whole batch:
 
 ``core.step(events, bars, filler=None, comm=None) -> (records, state)``
 
+``core.step_packed(batch, filler=None, comm=None) -> bytes`` runs a whole stream of ``step``
+calls in one call: ``batch`` packs every step's ``(events, bars)`` and the result packs every
+step's ``(records, state)``, exactly what the ``step`` calls give one by one (both cores return
+the same bytes). The layout, with its own ``PACKED_VERSION``, and ``pack_steps``/
+``unpack_results`` are in ``bt_cracktrader.core.packed``. A batch is all or nothing: on an error
+the core is left as before the call.
+
 ``filler(ref, price, ago) -> size`` is a user's volume filler and ``comm(data, method, *args)``
 calls a user's overridden CommInfo method; both are given only when such user code exists.
 
@@ -192,6 +199,16 @@ class Core(Protocol):
         filler: Callable[[int, float, int], Number] | None = None,
         comm: Callable[..., Number] | None = None,
     ) -> tuple[list[Record], tuple[object, ...]]: ...
+
+    def step_packed(
+        self,
+        batch: bytes,
+        filler: Callable[[int, float, int], Number] | None = None,
+        comm: Callable[..., Number] | None = None,
+    ) -> bytes:
+        """Every step of a packed batch in one call (``bt_cracktrader.core.packed``): the packed
+        records and states, the same bytes on both cores."""
+        ...
 
     def apply(self, events: Sequence[Event]) -> list[Record]: ...
 
