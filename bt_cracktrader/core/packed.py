@@ -107,14 +107,33 @@ def pack_results(results: Iterable[Result]) -> bytes:
     return _HEADER.pack(RESULTS_MAGIC, PACKED_VERSION, n) + bytes(body)
 
 
+def _watched(fn: Any, raised: list[BaseException]) -> Any:
+    # a CoreInputError the user's own code raises goes through unchanged, as from ``step``
+    if fn is None:
+        return None
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except CoreInputError as exc:
+            raised.append(exc)
+            raise
+
+    return call
+
+
 def run_steps(core: Any, steps: Sequence[Step], filler: Any = None, comm: Any = None) -> bytes:
     """Step ``core`` through ``steps`` and pack the results (the body of
     ``PyCore.step_packed``, which restores the core when this raises)."""
     body = bytearray()
+    raised: list[BaseException] = []
+    filler, comm = _watched(filler, raised), _watched(comm, raised)
     for k, (events, bars) in enumerate(steps):
         try:
             records, state = core.step(events, bars, filler, comm)
         except CoreInputError as exc:
+            if any(exc is user for user in raised):
+                raise
             what = f"{exc.what} of step {k}"
             raise CoreInputError(what, exc.field, exc.value, exc.reason) from None
         _pack_result(body, k, records, state)

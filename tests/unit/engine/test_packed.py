@@ -749,20 +749,10 @@ class UserInputError(CoreInputError):
 
 @pytest.mark.parametrize("exc_cls", [CoreInputError, UserInputError])
 def test_a_core_input_error_raised_by_user_code_propagates_unchanged(
-    core_cls: Any, backend: str, exc_cls: type, request: pytest.FixtureRequest
+    core_cls: Any, exc_cls: type
 ) -> None:
-    """KNOWN DIFFERENCE (python/rust): the user's exception must propagate as it is, as with
-    any other exception of user code (and as ``step`` does): same object, same class, no
-    ``of step k``. The Rust core does that; ``packed.run_steps`` (the Python reference) catches
-    every CoreInputError of a step, user code's included, and raises a new plain
-    CoreInputError with ``of step k`` instead."""
-    if backend == "python":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="packed.run_steps rewraps a CoreInputError raised by user code",
-            )
-        )
+    """The user's exception propagates as it is, as with any other exception of user code (and
+    as ``step`` does): same object, same class, no ``of step k``; the core is restored."""
     raised: list[BaseException] = []
 
     def filler(ref: int, price: float, ago: int) -> Any:
