@@ -108,16 +108,26 @@ impl Reader<'_> {
         }
     }
 
-    /// Read one item onto the end of `into` (built in place: an item is large).
+    /// Read one item onto the end of `into` (built in place: an item is large), from a batch
+    /// that [`scan`] accepted: no error is possible past the lengths, so values are decoded
+    /// without the checks of [`Reader::value`].
     fn item_into(&mut self, into: &mut Vec<RawItem>) -> Result<(), CoreError> {
         let len = self.u32("an item length")? as usize;
+        let bytes = self.take(len.saturating_mul(9), "an item")?;
         into.push(RawItem::tuple(len));
         let item = into.last_mut().expect("just pushed");
-        for k in 0..len {
-            let value = self.value()?;
-            if k < MAX_ITEMS {
-                item.set(k, value);
-            }
+        for (k, value) in bytes.chunks_exact(9).take(MAX_ITEMS).enumerate() {
+            let mut payload = [0u8; 8];
+            payload.copy_from_slice(&value[1..9]);
+            item.set(
+                k,
+                match value[0] {
+                    KIND_BOOL => Value::Bool(payload[0] == 1),
+                    KIND_INT => Value::Int(i128::from(i64::from_le_bytes(payload))),
+                    KIND_FLOAT => Value::Float(f64::from_le_bytes(payload)),
+                    _ => Value::None,
+                },
+            );
         }
         Ok(())
     }
@@ -125,6 +135,24 @@ impl Reader<'_> {
     /// Check one item without keeping it.
     fn skip_item(&mut self) -> Result<(), CoreError> {
         let len = self.u32("an item length")? as usize;
+        let start = self.pos;
+        let whole = start
+            .checked_add(len.saturating_mul(9))
+            .is_some_and(|end| end <= self.buf.len());
+        if whole {
+            let bytes = &self.buf[start..start + len * 9];
+            let valid = bytes.chunks_exact(9).all(|v| match v[0] {
+                KIND_INT | KIND_FLOAT => true,
+                KIND_NONE => v[1..9] == [0; 8],
+                KIND_BOOL => v[1] <= 1 && v[2..9] == [0; 7],
+                _ => false,
+            });
+            if valid {
+                self.pos = start + len * 9;
+                return Ok(());
+            }
+        }
+        // the checking reader names the first bad value (or where the buffer ends)
         for _ in 0..len {
             self.value()?;
         }
