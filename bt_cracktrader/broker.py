@@ -20,7 +20,8 @@ import backtrader as bt
 from backtrader.comminfo import CommInfoBase
 from backtrader.fillers import BarPointPerc, FixedBarPerc, FixedSize
 from backtrader.linebuffer import LineBuffer
-from backtrader.order import BuyOrder, Order, OrderData, SellOrder
+from backtrader.lineseries import Lines, LineSeries
+from backtrader.order import BuyOrder, Order, OrderData, OrderExecutionBit, SellOrder
 from backtrader.position import Position
 from backtrader.utils import AutoOrderedDict
 
@@ -101,6 +102,9 @@ _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, T
 # the very same objects (same class, same attribute values, same __dict__ key order) directly.
 
 _new_object = object.__new__
+_CREATED, _SUBMITTED, _ACCEPTED = Order.Created, Order.Submitted, Order.Accepted
+_PARTIAL, _COMPLETED = Order.Partial, Order.Completed
+_MARKET, _BUY, _DAY = Order.Market, Order.Buy, Order.DAY
 _ONE_DAY = datetime.timedelta(days=1)
 _END_OF_DAY = datetime.time(23, 59, 59, 9999)
 # exectypes whose Order.__init__ needs no trailing adjustment (None means Market)
@@ -150,19 +154,55 @@ def _submit(order: Order) -> None:
         order.submit()
         return
     od = order.__dict__
-    od["status"] = Order.Submitted
+    od["status"] = _SUBMITTED
     od["broker"] = None
     od["plen"] = len(od["p"].data)
 
 
-class _BarTimes:
-    """What ``Order.__init__`` derives from a data's current datetime (its ``datetime()`` and
-    the session end ``dteos``), computed once per data and bar instead of once per order."""
+def _plain_line(line: Any) -> bool:
+    """A plain ``LineBuffer`` (the class's own item, index and length access): ``line[ago]`` is
+    ``line.array[line._idx + ago]`` and ``len(line)`` is ``line.lencount``."""
+    cls = type(line)
+    return (
+        isinstance(line, LineBuffer)
+        and cls.__getitem__ is LineBuffer.__getitem__
+        and cls.idx is LineBuffer.idx
+        and cls.get_idx is LineBuffer.get_idx
+        and cls.__len__ is LineBuffer.__len__
+    )
 
-    __slots__ = ("dtnum", "dtime", "dteos")
 
-    def __init__(self, data: Any, dtnum: float) -> None:
+class _DataCache:
+    """Per data, what ``Order.__init__`` reads and derives: the close and datetime line
+    buffers to read ``[0]`` from directly (None when they are not plain ``LineBuffer``s, then
+    ``data.close[0]`` is read as usual) and, computed once per data and bar instead of once per
+    order, the current datetime (``datetime()``) and the session end ``dteos``."""
+
+    __slots__ = ("close", "dt", "length", "dtnum", "dtime", "dteos", "valids")
+
+    def __init__(self, data: Any) -> None:
+        close, dt = data.close, data.datetime
+        plain = _plain_line(close) and _plain_line(dt)
+        self.close: Any = close if plain else None
+        self.dt: Any = dt if plain else None
+        # ``len(data)`` is ``len(data.lines.lines[0])`` for a LineSeries: that buffer's lencount
+        self.length: Any = None
+        lines: Any = getattr(data, "lines", None)
+        if (
+            getattr(type(data), "__len__", None) is LineSeries.__len__
+            and getattr(type(lines), "__len__", None) is Lines.__len__
+            and _plain_line(lines.lines[0])
+        ):
+            self.length = lines.lines[0]
+        self.dtnum: Any = None
+        self.dtime: Any = None
+        self.dteos: Any = None
+        # timedelta valids of this bar, as date numbers
+        self.valids: dict[datetime.timedelta, Any] = {}
+
+    def refresh(self, data: Any, dtnum: Any) -> None:
         self.dtnum = dtnum
+        self.valids = {}
         # Order.__init__'s own computation
         dtime = self.dtime = data.datetime.datetime(0)
         session = data.p.sessionend
@@ -173,10 +213,17 @@ class _BarTimes:
         self.dteos = data.date2num(dteos)
 
 
+def _valid_datetime(cache: _DataCache, valid: datetime.timedelta) -> datetime.datetime:
+    """What ``Order.__init__`` makes of a timedelta ``valid`` (the end of the day for DAY)."""
+    if valid == _DAY:
+        return datetime.datetime.combine(cache.dtime.date(), _END_OF_DAY)
+    return cache.dtime + valid  # type: ignore[no-any-return]
+
+
 def _lean_order(
     cls: Any,
     defaults: dict[str, Any],
-    times: dict[Any, _BarTimes],
+    times: dict[Any, _DataCache],
     owner: Any,
     data: Any,
     size: Any,
@@ -203,6 +250,19 @@ def _lean_order(
         trailpercent=trailpercent, parent=parent, transmit=transmit,
         simulated=defaults["simulated"], histnotify=histnotify,
     )  # fmt: skip
+    cache = times.get(data)
+    if cache is None:
+        cache = times[data] = _DataCache(data)
+    line = cache.close
+    if line is None:
+        pclose = data.close[0]
+        dtnum = data.datetime[0]
+    else:
+        pclose = line.array[line._idx]
+        line = cache.dt
+        dtnum = line.array[line._idx]
+    if cache.dtnum != dtnum:
+        cache.refresh(data, dtnum)
     order = _new_object(cls)
     od = order.__dict__
     od["params"] = od["p"] = params
@@ -212,34 +272,30 @@ def _lean_order(
     od["comminfo"] = None
     od["triggered"] = False
     od["_active"] = parent is None
-    od["status"] = Order.Created
+    od["status"] = _CREATED
     od["_plimit"] = plimit  # the plimit property
     if exectype is None:
-        od["exectype"] = Order.Market
-    if cls.ordtype != Order.Buy:
+        od["exectype"] = _MARKET
+    if cls.ordtype != _BUY:
         od["size"] = size = -size
-    pclose = data.close[0]
     cprice = pclose if not price and not plimit else price
-    dtnum = data.datetime[0]
-    od["created"] = OrderData(dt=dtnum, size=size, price=cprice, pricelimit=plimit,
-                              pclose=pclose, trailamount=trailamount,
-                              trailpercent=trailpercent)  # fmt: skip
+    od["created"] = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount, trailpercent)
     od["_limitoffset"] = 0.0
-    od["executed"] = OrderData(remsize=size)
+    od["executed"] = OrderData(None, 0, 0.0, 0.0, size)
     od["position"] = 0
-    bartimes = times.get(data)
-    if bartimes is None or bartimes.dtnum != dtnum:
-        bartimes = times[data] = _BarTimes(data, dtnum)
-    if isinstance(valid, datetime.date):
+    if valid is None:
+        pass
+    elif type(valid) is datetime.timedelta:
+        num = cache.valids.get(valid)
+        if num is None:
+            num = cache.valids[valid] = data.date2num(_valid_datetime(cache, valid))
+        od["valid"] = num
+    elif isinstance(valid, datetime.date):
         od["valid"] = data.date2num(valid)
     elif isinstance(valid, datetime.timedelta):
-        if valid == Order.DAY:
-            valid = datetime.datetime.combine(bartimes.dtime.date(), _END_OF_DAY)
-        else:
-            valid = bartimes.dtime + valid
-        od["valid"] = data.date2num(valid)
+        od["valid"] = data.date2num(_valid_datetime(cache, valid))
     # (any other valid stays as given: Order.__init__ computes but does not store a value)
-    od["dteos"] = bartimes.dteos
+    od["dteos"] = cache.dteos
     return order
 
 
@@ -379,7 +435,7 @@ class CrackBroker(bt.BrokerBase):
         self._linked: set[int] = set()  # refs in an OCO group or a bracket
         self._oco_leader: dict[int, int] = {}
         self._cancelling: Order | None = None
-        self._bartimes: dict[Any, _BarTimes] = {}
+        self._bartimes: dict[Any, _DataCache] = {}
         self._readers: list[tuple[Any, ...] | None] = []
         self._dtlast: tuple[Any, Any, Any] = (None, None, None)
 
@@ -654,7 +710,8 @@ class CrackBroker(bt.BrokerBase):
                 transmit=transmit,
                 histnotify=histnotify,
             )
-        order.addinfo(**kwargs)
+        if kwargs:
+            order.addinfo(**kwargs)
         ref = order.ref
         self._orders[ref] = order
         if oco is not None:
@@ -676,7 +733,7 @@ class CrackBroker(bt.BrokerBase):
             return order
         self._events.append(event)
         if check:
-            _submit(order)
+            self._submit(order)
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -732,10 +789,36 @@ class CrackBroker(bt.BrokerBase):
             notified,
         )
 
+    def _data_len(self, data: Any) -> int:
+        """``len(data)``, read from the data's line buffer when it is a plain one."""
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.length
+        return len(data) if line is None else line.lencount
+
+    def _submit(self, order: Order) -> None:
+        """``order.submit()`` (see ``_submit``), with the data's length read directly."""
+        if type(order) not in _LEAN_CLONE:
+            order.submit()
+            return
+        od = order.__dict__
+        od["status"] = _SUBMITTED
+        od["broker"] = None
+        od["plen"] = self._data_len(od["p"].data)
+
     def _submit_accept(self, order: Order) -> None:
-        order.pannotated = None
-        _submit(order)
-        order.accept()
+        if type(order) not in _LEAN_CLONE:
+            order.pannotated = None
+            order.submit()
+            order.accept()
+        else:
+            # order.submit() then order.accept(): the same keys set in the same order
+            od = order.__dict__
+            od["pannotated"] = None
+            od["status"] = _ACCEPTED
+            od["broker"] = None
+            od["plen"] = self._data_len(od["p"].data)
         self._pending[order.ref] = order
         self.notify(order)
 
@@ -939,40 +1022,23 @@ class CrackBroker(bt.BrokerBase):
         self._idle = False
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
+        apply = self._apply
         for rec in records:
-            self._apply(rec)
+            apply(rec)
 
     def _apply(self, rec: tuple[Any, ...]) -> None:
         tag, ref = rec[0], rec[1]
-        if tag == REC_EXECUTED:
-            order = self._orders[ref]
-            (_, _, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
-             openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
-            data = order.data._compensate or order.data
-            position = self.positions.mirror(data)
-            position.price_orig = position.price
-            position.size = possize
-            position.price = posprice
-            position.upopened = opened
-            position.upclosed = closed
-            position.datetime = self._datetime_of(data)
-            comminfo = self.getcommissioninfo(order.data)
-            order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
-                          openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
-            order.addcomminfo(comminfo)
-            self.notify(order)
-            if not order.alive():
-                self._pending.pop(ref, None)
-                self._done(ref)
-        elif tag == REC_ACCEPTED:
+        if tag == REC_ACCEPTED:
             order = self._orders[ref]
             self._submitted.pop(ref, None)
             self._submit_accept(order)
+        elif tag == REC_EXECUTED:
+            self._executed(rec)
         elif tag == REC_POSITION:
             self.positions.mirror(self._datalist[ref])
         elif tag == REC_SUBMITTED:
             order = self._orders[ref]
-            _submit(order)
+            self._submit(order)
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -1002,6 +1068,61 @@ class CrackBroker(bt.BrokerBase):
             else:  # pragma: no cover - a core that breaks the contract
                 raise RuntimeError(f"unknown core record {rec!r}")
             self.notify(order)
+
+    def _executed(self, rec: tuple[Any, ...]) -> None:
+        (_, ref, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
+         openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
+        order = self._orders[ref]
+        lean = type(order) in _LEAN_CLONE
+        odata = order.__dict__["p"].data if lean else order.data
+        data = odata._compensate or odata
+        position = self.positions.get(data)
+        if position is None:
+            position = self.positions.mirror(data)
+        position.price_orig = position.price
+        position.size = possize
+        position.price = posprice
+        position.upopened = opened
+        position.upclosed = closed
+        position.datetime = self._datetime_of(data)
+        comminfo = self.getcommissioninfo(odata)
+        executed = order.__dict__.get("executed")
+        if not lean or type(executed) is not OrderData:
+            order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
+                          openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
+            order.addcomminfo(comminfo)
+            self.notify(order)
+            if not order.alive():
+                self._pending.pop(ref, None)
+                self._done(ref)
+            return
+        # Order.execute: OrderData.add (an OrderExecutionBit, then addbit's arithmetic, in the
+        # same order) and the margin, for a non-zero size; then the status
+        ed = executed.__dict__
+        if size:
+            bit = OrderExecutionBit(dt, size, price, closed, closedvalue, closedcomm, opened,
+                                    openedvalue, openedcomm, pnl, psize, pprice)  # fmt: skip
+            ed["exbits"].append(bit)
+            ed["remsize"] -= size
+            ed["dt"] = dt
+            oldvalue = ed["size"] * ed["price"]
+            newvalue = size * price
+            ed["size"] += size
+            ed["price"] = (oldvalue + newvalue) / ed["size"]
+            ed["value"] += bit.value
+            ed["comm"] += bit.comm
+            ed["pnl"] += pnl
+            ed["psize"] = psize
+            ed["pprice"] = pprice
+            ed["margin"] = comminfo.margin
+        od = order.__dict__
+        done = not ed["remsize"]
+        od["status"] = _COMPLETED if done else _PARTIAL
+        od["comminfo"] = comminfo
+        self.notify(order)
+        if done:
+            self._pending.pop(ref, None)
+            self._done(ref)
 
     def _set_state(self, raw: Iterable[Any]) -> None:
         # laid out as contract.State (unpacked directly: this runs on every bar)
