@@ -238,18 +238,49 @@ def _lean_order(
     transmit: bool,
     histnotify: bool,
 ) -> Order:
+    """``cls(owner=owner, data=data, ...)`` for a non-trailing, non-simulated order (see
+    ``_lean_submit``, which also builds the order's ``EV_SUBMIT`` event)."""
+    return _lean_submit(cls, defaults, times, owner, data, size, price, plimit, exectype, valid,
+                        tradeid, trailamount, trailpercent, parent, transmit, histnotify, 0,
+                        None, False, False)[0]  # fmt: skip
+
+
+def _lean_submit(
+    cls: Any,
+    defaults: dict[str, Any],
+    times: dict[Any, _DataCache],
+    owner: Any,
+    data: Any,
+    size: Any,
+    price: Any,
+    plimit: Any,
+    exectype: Any,
+    valid: Any,
+    tradeid: int,
+    trailamount: Any,
+    trailpercent: Any,
+    parent: Any,
+    transmit: bool,
+    histnotify: bool,
+    dataidx: int,
+    oco: Any,
+    check: bool,
+    notified: bool,
+) -> tuple[Order, Event]:
     """``cls(owner=owner, data=data, ...)`` for a non-trailing, non-simulated order: the same
     steps as ``MetaParams.donew`` and ``OrderBase.__init__``, in the same order, reading the
-    param values from locals instead of through ``OrderBase.__getattr__``."""
+    param values from locals instead of through ``OrderBase.__getattr__``; and the order's
+    ``EV_SUBMIT`` event (what ``CrackBroker._submit_event`` reads back from it, for an order
+    whose ``info`` is empty: ``coc`` is True)."""
     # AutoInfoClass.__new__ for a non-recursive params class (_param_defaults checked it), and
     # one attribute per param in the params' order, as MetaParams.donew sets them
     params = _new_object(cls.params)
-    params.__dict__.update(
-        owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
-        valid=valid, tradeid=tradeid, oco=defaults["oco"], trailamount=trailamount,
-        trailpercent=trailpercent, parent=parent, transmit=transmit,
-        simulated=defaults["simulated"], histnotify=histnotify,
-    )  # fmt: skip
+    params.__dict__ = {
+        "owner": owner, "data": data, "size": size, "price": price, "pricelimit": plimit,
+        "exectype": exectype, "valid": valid, "tradeid": tradeid, "oco": defaults["oco"],
+        "trailamount": trailamount, "trailpercent": trailpercent, "parent": parent,
+        "transmit": transmit, "simulated": defaults["simulated"], "histnotify": histnotify,
+    }  # fmt: skip
     cache = times.get(data)
     if cache is None:
         cache = times[data] = _DataCache(data)
@@ -264,24 +295,28 @@ def _lean_order(
     if cache.dtnum != dtnum:
         cache.refresh(data, dtnum)
     order = _new_object(cls)
-    od = order.__dict__
-    od["params"] = od["p"] = params
-    od["ref"] = next(cls.refbasis)
-    od["broker"] = None
-    od["info"] = AutoOrderedDict()
-    od["comminfo"] = None
-    od["triggered"] = False
-    od["_active"] = parent is None
-    od["status"] = _CREATED
-    od["_plimit"] = plimit  # the plimit property
+    ref = next(cls.refbasis)
+    od = {
+        "params": params, "p": params, "ref": ref, "broker": None, "info": AutoOrderedDict(),
+        "comminfo": None, "triggered": False, "_active": parent is None, "status": _CREATED,
+        "_plimit": plimit,  # the plimit property
+    }  # fmt: skip
     if exectype is None:
-        od["exectype"] = _MARKET
-    if cls.ordtype != _BUY:
+        od["exectype"] = exectype = _MARKET
+    isbuy = cls.ordtype == _BUY
+    if not isbuy:
         od["size"] = size = -size
     cprice = pclose if not price and not plimit else price
-    od["created"] = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount, trailpercent)
+    od["created"] = created = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount,
+                                        trailpercent)  # fmt: skip
     od["_limitoffset"] = 0.0
-    od["executed"] = OrderData(None, 0, 0.0, 0.0, size)
+    # OrderData(remsize=size): the attributes __init__ sets, from a template
+    exd = _EXECUTED_TEMPLATE.copy()
+    exd["exbits"] = collections.deque()
+    exd["remsize"] = size
+    executed = _new_object(OrderData)
+    executed.__dict__ = exd
+    od["executed"] = executed
     od["position"] = 0
     if valid is None:
         pass
@@ -289,14 +324,25 @@ def _lean_order(
         num = cache.valids.get(valid)
         if num is None:
             num = cache.valids[valid] = data.date2num(_valid_datetime(cache, valid))
-        od["valid"] = num
+        od["valid"] = valid = num
     elif isinstance(valid, datetime.date):
-        od["valid"] = data.date2num(valid)
+        od["valid"] = valid = data.date2num(valid)
     elif isinstance(valid, datetime.timedelta):
-        od["valid"] = data.date2num(_valid_datetime(cache, valid))
+        od["valid"] = valid = data.date2num(_valid_datetime(cache, valid))
     # (any other valid stays as given: Order.__init__ computes but does not store a value)
-    od["dteos"] = cache.dteos
-    return order
+    od["dteos"] = dteos = cache.dteos
+    order.__dict__ = od
+    event = (
+        EV_SUBMIT, ref, dataidx, isbuy, size, exectype, created.price, created.pricelimit, pclose,
+        dtnum, float(valid) if valid else 0.0, dteos, float(trailamount or 0.0),
+        float(trailpercent or 0.0), 0.0, -1 if parent is None else parent.ref,
+        -1 if oco is None else oco.ref, bool(transmit), check, True, notified,
+    )  # fmt: skip
+    return order, event
+
+
+#: the attributes ``OrderData(remsize=...)`` sets, in its order (exbits and remsize replaced)
+_EXECUTED_TEMPLATE = dict(vars(OrderData()))
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -689,11 +735,18 @@ class CrackBroker(bt.BrokerBase):
         check: bool,
         kwargs: dict[str, Any],
     ) -> Order:
+        check = bool(check and self.p.checksubmit)
+        alone = parent is None and transmit
         defaults = _LEAN_DEFAULTS.get(cls)
+        event: Event | None = None
         if defaults is not None and exectype in _LEAN_EXECTYPES:
-            order = _lean_order(cls, defaults, self._bartimes, owner, data, size, price, plimit,
-                                exectype, valid, tradeid, trailamount, trailpercent, parent,
-                                transmit, histnotify)  # fmt: skip
+            dataidx = self._datas.get(data)
+            if dataidx is None:
+                dataidx = self._data_index(data)
+            order, event = _lean_submit(cls, defaults, self._bartimes, owner, data, size, price,
+                                        plimit, exectype, valid, tradeid, trailamount,
+                                        trailpercent, parent, transmit, histnotify, dataidx, oco,
+                                        check, alone)  # fmt: skip
         else:
             order = cls(
                 owner=owner,
@@ -712,6 +765,7 @@ class CrackBroker(bt.BrokerBase):
             )
         if kwargs:
             order.addinfo(**kwargs)
+            event = None  # its coc is the info's
         ref = order.ref
         self._orders[ref] = order
         if oco is not None:
@@ -723,9 +777,8 @@ class CrackBroker(bt.BrokerBase):
             self._linked.update((ref, parent.ref))
         elif not transmit:
             self._linked.add(ref)
-        check = bool(check and self.p.checksubmit)
-        alone = parent is None and transmit
-        event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
+        if event is None:
+            event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
         if not alone:
             # BackBroker decides a bracket member's fate (held, transmitted with its group, or
             # rejected) at once: so does the core
@@ -733,7 +786,13 @@ class CrackBroker(bt.BrokerBase):
             return order
         self._events.append(event)
         if check:
-            self._submit(order)
+            if type(order) in _LEAN_CLONE:
+                od = order.__dict__
+                od["status"] = _SUBMITTED
+                od["broker"] = None
+                od["plen"] = self._data_len(data)
+            else:
+                order.submit()
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -852,7 +911,21 @@ class CrackBroker(bt.BrokerBase):
         return list(self._pending.values())
 
     def notify(self, order: Order) -> None:
-        self.notifs.append(_clone(order))
+        # _clone, inlined: this runs for every notification
+        cls = type(order)
+        executed = order.executed
+        if cls not in _LEAN_CLONE or type(executed) is not OrderData:
+            self.notifs.append(order.clone())
+            return
+        exd = executed.__dict__
+        exd["p1"], exd["p2"] = exd["p2"], len(exd["exbits"])  # OrderData.markpending()
+        exclone = _new_object(OrderData)
+        exclone.__dict__ = exd.copy()
+        od = order.__dict__.copy()
+        od["executed"] = exclone
+        obj = _new_object(cls)
+        obj.__dict__ = od
+        self.notifs.append(obj)
 
     def get_notification(self) -> Order | None:
         try:
