@@ -181,7 +181,7 @@ class _DataCache:
     __slots__ = ("close", "dt", "length", "dtnum", "dtime", "dteos", "valids")
 
     def __init__(self, data: Any) -> None:
-        close, dt = data.close, data.datetime
+        close, dt = getattr(data, "close", None), getattr(data, "datetime", None)
         plain = _plain_line(close) and _plain_line(dt)
         self.close: Any = close if plain else None
         self.dt: Any = dt if plain else None
@@ -1010,8 +1010,15 @@ class CrackBroker(bt.BrokerBase):
     def _datetime_of(self, data: Any) -> datetime.datetime:
         """``data.datetime.datetime()``: datas at the same time and timezone share one
         conversion (the result is an immutable datetime)."""
-        line = data.datetime
-        dtnum = line[0]
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.dt
+        if line is None:
+            line = data.datetime
+            dtnum = line[0]
+        else:
+            dtnum = line.array[line._idx]
         last = self._dtlast
         if last[0] == dtnum and last[1] is line._tz:
             return last[2]  # type: ignore[no-any-return]
@@ -1023,13 +1030,15 @@ class CrackBroker(bt.BrokerBase):
         """``self._config()``, rebuilt only when a param (or a param of the filler) changed:
         reading every param on every bar is a measurable share of a one-data bar."""
         p = self.p
-        # Backtrader's fillers keep their params in ``filler.p``; any other callable may have
-        # a ``p`` of its own, which _config does not read
-        fparams = getattr(getattr(p.filler, "p", None), "__dict__", None)
-        key = (
-            tuple(p.__dict__.values()),
-            None if fparams is None else tuple(fparams.values()),
-        )
+        pd = p.__dict__
+        filler = p.filler
+        if filler is None:
+            key: tuple[Any, ...] = tuple(pd.values())
+        else:
+            # Backtrader's fillers keep their params in ``filler.p``; any other callable may
+            # have a ``p`` of its own, which _config does not read
+            fparams = getattr(getattr(filler, "p", None), "__dict__", None)
+            key = (*pd.values(), None if fparams is None else tuple(fparams.values()))
         if key != self._config_key:
             self._config_key = key
             self._config_cache = self._config()
@@ -1095,9 +1104,32 @@ class CrackBroker(bt.BrokerBase):
         self._idle = False
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
-        apply = self._apply
+        # the two records of nearly every order (accepted, executed) are handled here, the
+        # others by _apply
+        apply, executed, notify = self._apply, self._executed, self.notify
+        orders, submitted, pending = self._orders, self._submitted, self._pending
+        lean = _LEAN_CLONE
         for rec in records:
-            apply(rec)
+            tag = rec[0]
+            if tag == REC_ACCEPTED:
+                ref = rec[1]
+                order = orders[ref]
+                submitted.pop(ref, None)
+                if type(order) not in lean:
+                    self._submit_accept(order)
+                    continue
+                # _submit_accept's order.submit() then order.accept()
+                od = order.__dict__
+                od["pannotated"] = None
+                od["status"] = _ACCEPTED
+                od["broker"] = None
+                od["plen"] = self._data_len(od["p"].data)
+                pending[ref] = order
+                notify(order)
+            elif tag == REC_EXECUTED:
+                executed(rec)
+            else:
+                apply(rec)
 
     def _apply(self, rec: tuple[Any, ...]) -> None:
         tag, ref = rec[0], rec[1]
@@ -1195,7 +1227,9 @@ class CrackBroker(bt.BrokerBase):
         self.notify(order)
         if done:
             self._pending.pop(ref, None)
-            self._done(ref)
+            # _done
+            self._linked.discard(ref)
+            self._oco_leader.pop(ref, None)
 
     def _set_state(self, raw: Iterable[Any]) -> None:
         # laid out as contract.State (unpacked directly: this runs on every bar)
