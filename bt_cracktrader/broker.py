@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import keyword
 import logging
 import os
 from collections.abc import Iterable
@@ -145,6 +146,59 @@ def _clone(order: Order) -> Order:
     exclone.__dict__ = executed.__dict__.copy()
     obj.executed = exclone
     return obj
+
+
+# -- clones without a dict per clone ------------------------------------------------------
+# A notification clone is a new instance with the attributes of the original's ``__dict__``.
+# Assigning a copy of that dict makes a second GC-tracked object per instance (two per clone,
+# with the executed OrderData): the strategy keeps every clone, and the cyclic GC walks them
+# all. Setting the same attributes one by one, in the same order, keeps them in the instance
+# itself: one function per attribute layout does it with plain attribute stores.
+
+Copier = Callable[[Any, dict[str, Any], Any], None]
+#: per order class, and for OrderData: the copier of each attribute layout (key order)
+_ORDER_COPIERS: dict[Any, dict[tuple[str, ...], Copier]] = {cls: {} for cls in _LEAN_CLONE}
+_EXEC_COPIERS: dict[tuple[str, ...], Copier] = {}
+_MAX_LAYOUTS = 256
+
+
+def _dict_copier(obj: Any, d: dict[str, Any], executed: Any) -> None:
+    """The fallback: ``obj.__dict__`` is a copy of ``d`` (with ``executed`` replaced)."""
+    d = d.copy()
+    if executed is not None:
+        d["executed"] = executed
+    obj.__dict__ = d
+
+
+def _copier(cls: Any, d: dict[str, Any]) -> Copier:
+    """The copier of ``d``'s layout for instances of ``cls``: ``copy(obj, d, executed)`` sets
+    each key of ``d`` as an attribute of ``obj``, in ``d``'s order (``executed`` for the key
+    ``executed`` when given). The dict fallback for a layout a plain attribute store would not
+    reproduce (a key that is no identifier, or that a data descriptor of the class handles)."""
+    keys = tuple(d)
+    table = _EXEC_COPIERS if cls is OrderData else _ORDER_COPIERS[cls]
+    if len(table) >= _MAX_LAYOUTS:  # (a strategy adding attributes of its own, at random)
+        return _dict_copier
+    ok = True
+    lines = []
+    for key in keys:
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            ok = False
+            break
+        attr = getattr(cls, key, None)
+        if attr is not None and (hasattr(attr, "__set__") or hasattr(attr, "__delete__")):
+            ok = False
+            break
+        source = "x" if key == "executed" and cls is not OrderData else f"d[{key!r}]"
+        lines.append(f"    o.{key} = {source}\n")
+    if not ok:
+        table[keys] = _dict_copier
+        return _dict_copier
+    namespace: dict[str, Any] = {}
+    exec("def copy(o, d, x):\n" + ("".join(lines) or "    pass\n"), namespace)  # noqa: S102
+    copier: Copier = namespace["copy"]
+    table[keys] = copier
+    return copier
 
 
 def _submit(order: Order) -> None:
@@ -766,6 +820,22 @@ class CrackBroker(bt.BrokerBase):
         if kwargs:
             order.addinfo(**kwargs)
             event = None  # its coc is the info's
+        elif event is not None and alone and oco is None:
+            # the common case: a lean order on its own, sent with the next bar
+            ref = event[1]
+            self._orders[ref] = order
+            self._events.append(event)
+            if not check:
+                self._submit_accept(order)
+                return order
+            od = order.__dict__
+            od["status"] = _SUBMITTED
+            od["broker"] = None
+            od["plen"] = self._data_len(data)
+            self._submitted[ref] = order
+            self.orders.append(order)
+            self.notify(order)
+            return order
         ref = order.ref
         self._orders[ref] = order
         if oco is not None:
@@ -920,11 +990,17 @@ class CrackBroker(bt.BrokerBase):
         exd = executed.__dict__
         exd["p1"], exd["p2"] = exd["p2"], len(exd["exbits"])  # OrderData.markpending()
         exclone = _new_object(OrderData)
-        exclone.__dict__ = exd.copy()
-        od = order.__dict__.copy()
-        od["executed"] = exclone
+        copier = _EXEC_COPIERS.get(tuple(exd))
+        if copier is None:
+            copier = _copier(OrderData, exd)
+        copier(exclone, exd, None)
+        od = order.__dict__
         obj = _new_object(cls)
-        obj.__dict__ = od
+        copiers = _ORDER_COPIERS[cls]
+        copier = copiers.get(tuple(od))
+        if copier is None:
+            copier = _copier(cls, od)
+        copier(obj, od, exclone)
         self.notifs.append(obj)
 
     def get_notification(self) -> Order | None:

@@ -179,3 +179,52 @@ def test_notified_orders_equal_backbrokers(backend: str, checksubmit: bool, tmp_
         assert len(ours) == len(theirs) > 100
         for i, (a, b) in enumerate(zip(theirs, ours)):
             assert a == b, f"{profile}: notification {i} differs"
+
+
+class _Layouts(bt.Strategy):
+    """Notifies orders whose attributes a strategy changed (a key of its own, a key no
+    attribute store could set, the name of a class property) and compares the clones."""
+
+    def __init__(self) -> None:
+        self.differences: list[Any] = []
+        self.checked = 0
+
+    def next(self) -> None:
+        if len(self) != 3:
+            return
+        extras = ({}, {"custom": 1}, {"not an identifier": 2}, {"plimit": 3}, {"class": 4})
+        for cls in (BuyOrder, SellOrder):
+            for extra in extras:
+                for on_executed in (False, True):
+                    ref = next(Order.refbasis)
+                    Order.refbasis = itertools.count(ref)
+                    theirs = cls(owner=self, data=self.data, size=2, price=10.0,
+                                 exectype=Order.Limit)  # fmt: skip
+                    Order.refbasis = itertools.count(ref)
+                    ours = crack._lean_order(cls, crack._LEAN_DEFAULTS[cls], {}, self, self.data,
+                                             2, 10.0, None, Order.Limit, None, 0, None, None,
+                                             None, True, False)  # fmt: skip
+                    Order.refbasis = itertools.count(ref + 1)
+                    for order in (theirs, ours):
+                        target = order.executed if on_executed else order
+                        target.__dict__.update(extra)
+                    self.broker.notify(ours)
+                    clone = self.broker.get_notification()
+                    if _shape(theirs.clone(), {}) != _shape(clone, {}):
+                        self.differences.append((cls, extra, on_executed))
+                    self.checked += 1
+
+
+def test_notified_clones_keep_any_attribute_layout(backend: str) -> None:
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(
+        bt.feeds.BacktraderCSVData(
+            dataname=str(DATA / "2006-01-02-volume-min-001.txt"),
+            timeframe=bt.TimeFrame.Minutes,
+        )
+    )
+    cerebro.setbroker(crack.CrackBroker(backend=backend))
+    cerebro.addstrategy(_Layouts)
+    (strategy,) = cerebro.run()
+    assert strategy.checked == 20
+    assert strategy.differences == []
