@@ -104,7 +104,7 @@ _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, T
 
 _new_object = object.__new__
 _CREATED, _SUBMITTED, _ACCEPTED = Order.Created, Order.Submitted, Order.Accepted
-_PARTIAL, _COMPLETED = Order.Partial, Order.Completed
+_PARTIAL, _COMPLETED, _CANCELED = Order.Partial, Order.Completed, Order.Canceled
 _MARKET, _BUY, _DAY = Order.Market, Order.Buy, Order.DAY
 _ONE_DAY = datetime.timedelta(days=1)
 _END_OF_DAY = datetime.time(23, 59, 59, 9999)
@@ -189,13 +189,17 @@ def _copier(cls: Any, d: dict[str, Any]) -> Copier:
         if attr is not None and (hasattr(attr, "__set__") or hasattr(attr, "__delete__")):
             ok = False
             break
-        source = "x" if key == "executed" and cls is not OrderData else f"d[{key!r}]"
-        lines.append(f"    o.{key} = {source}\n")
+        lines.append(f"o.{key},")
     if not ok:
         table[keys] = _dict_copier
         return _dict_copier
+    # one unpacking of the values into the attributes, in order (then executed replaced: the
+    # key keeps its place)
+    body = f"    {' '.join(lines)} = d.values()\n" if lines else "    pass\n"
+    if "executed" in keys and cls is not OrderData:
+        body += "    o.executed = x\n"
     namespace: dict[str, Any] = {}
-    exec("def copy(o, d, x):\n" + ("".join(lines) or "    pass\n"), namespace)  # noqa: S102
+    exec("def copy(o, d, x):\n" + body, namespace)  # noqa: S102
     copier: Copier = namespace["copy"]
     table[keys] = copier
     return copier
@@ -397,6 +401,8 @@ def _lean_submit(
 
 #: the attributes ``OrderData(remsize=...)`` sets, in its order (exbits and remsize replaced)
 _EXECUTED_TEMPLATE = dict(vars(OrderData()))
+_EXEC_LAYOUT = tuple(_EXECUTED_TEMPLATE)
+_exec_copier = _copier(OrderData, _EXECUTED_TEMPLATE)
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -918,6 +924,14 @@ class CrackBroker(bt.BrokerBase):
             notified,
         )
 
+    def _dtnum(self, data: Any) -> Any:
+        """``data.datetime[0]``, read from the data's line buffer when it is a plain one."""
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.dt
+        return data.datetime[0] if line is None else line.array[line._idx]
+
     def _data_len(self, data: Any) -> int:
         """``len(data)``, read from the data's line buffer when it is a plain one."""
         cache = self._bartimes.get(data)
@@ -969,7 +983,15 @@ class CrackBroker(bt.BrokerBase):
             return True
         del self._pending[ref]
         self._done(ref)
-        order.cancel()
+        if type(order) in _LEAN_CLONE:
+            # Order.cancel(), reading the data's datetime directly (the order may be a clone:
+            # attribute stores, its dict stays where it is)
+            order.status = _CANCELED
+            params = order.p
+            if not params.simulated:
+                order.executed.dt = self._dtnum(params.data)
+        else:
+            order.cancel()
         self.notify(order)
         self._events.append((EV_CANCEL, ref, True))
         return True
@@ -990,10 +1012,14 @@ class CrackBroker(bt.BrokerBase):
         exd = executed.__dict__
         exd["p1"], exd["p2"] = exd["p2"], len(exd["exbits"])  # OrderData.markpending()
         exclone = _new_object(OrderData)
-        copier = _EXEC_COPIERS.get(tuple(exd))
-        if copier is None:
-            copier = _copier(OrderData, exd)
-        copier(exclone, exd, None)
+        layout = tuple(exd)
+        if layout == _EXEC_LAYOUT:  # the one of every OrderData(...), nearly always
+            _exec_copier(exclone, exd, None)
+        else:
+            copier = _EXEC_COPIERS.get(layout)
+            if copier is None:
+                copier = _copier(OrderData, exd)
+            copier(exclone, exd, None)
         od = order.__dict__
         obj = _new_object(cls)
         copiers = _ORDER_COPIERS[cls]
