@@ -1202,7 +1202,16 @@ class CrackBroker(bt.BrokerBase):
 
     def _apply_now(self, event: Event) -> None:
         """Send the queued events and ``event`` to the core at once and apply its answer."""
-        self._apply_records(self._core.apply([*self._take_events(fund=False), event]))
+        if (
+            self._events
+            or self._comm_dirty
+            or self._new_datas
+            or self._current_config() != self._sent_config
+        ):
+            events = [*self._take_events(fund=False), event]
+        else:  # nothing queued (what _take_events would find)
+            events = [event]
+        self._apply_records(self._core.apply(events))
         self._idle = False
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
