@@ -205,18 +205,6 @@ def _copier(cls: Any, d: dict[str, Any]) -> Copier:
     return copier
 
 
-def _submit(order: Order) -> None:
-    """``order.submit()`` (no broker): status, broker and the data's length, set directly for
-    the order classes whose ``submit`` is Backtrader's (``plen`` through ``order.data``)."""
-    if type(order) not in _LEAN_CLONE:
-        order.submit()
-        return
-    od = order.__dict__
-    od["status"] = _SUBMITTED
-    od["broker"] = None
-    od["plen"] = len(od["p"].data)
-
-
 def _plain_line(line: Any) -> bool:
     """A plain ``LineBuffer`` (the class's own item, index and length access): ``line[ago]`` is
     ``line.array[line._idx + ago]`` and ``len(line)`` is ``line.lencount``."""
@@ -941,7 +929,8 @@ class CrackBroker(bt.BrokerBase):
         return len(data) if line is None else line.lencount
 
     def _submit(self, order: Order) -> None:
-        """``order.submit()`` (see ``_submit``), with the data's length read directly."""
+        """``order.submit()`` (no broker): status, broker and the data's length, set directly
+        for the order classes whose ``submit`` is Backtrader's, the length read directly."""
         if type(order) not in _LEAN_CLONE:
             order.submit()
             return
