@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import keyword
 import logging
 import os
 from collections.abc import Iterable
@@ -20,7 +21,8 @@ import backtrader as bt
 from backtrader.comminfo import CommInfoBase
 from backtrader.fillers import BarPointPerc, FixedBarPerc, FixedSize
 from backtrader.linebuffer import LineBuffer
-from backtrader.order import BuyOrder, Order, OrderData, SellOrder
+from backtrader.lineseries import Lines, LineSeries
+from backtrader.order import BuyOrder, Order, OrderData, OrderExecutionBit, SellOrder
 from backtrader.position import Position
 from backtrader.utils import AutoOrderedDict
 
@@ -101,6 +103,9 @@ _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, T
 # the very same objects (same class, same attribute values, same __dict__ key order) directly.
 
 _new_object = object.__new__
+_CREATED, _SUBMITTED, _ACCEPTED = Order.Created, Order.Submitted, Order.Accepted
+_PARTIAL, _COMPLETED, _CANCELED = Order.Partial, Order.Completed, Order.Canceled
+_MARKET, _BUY, _DAY = Order.Market, Order.Buy, Order.DAY
 _ONE_DAY = datetime.timedelta(days=1)
 _END_OF_DAY = datetime.time(23, 59, 59, 9999)
 # exectypes whose Order.__init__ needs no trailing adjustment (None means Market)
@@ -143,26 +148,107 @@ def _clone(order: Order) -> Order:
     return obj
 
 
-def _submit(order: Order) -> None:
-    """``order.submit()`` (no broker): status, broker and the data's length, set directly for
-    the order classes whose ``submit`` is Backtrader's (``plen`` through ``order.data``)."""
-    if type(order) not in _LEAN_CLONE:
-        order.submit()
-        return
-    od = order.__dict__
-    od["status"] = Order.Submitted
-    od["broker"] = None
-    od["plen"] = len(od["p"].data)
+# -- clones without a dict per clone ------------------------------------------------------
+# A notification clone is a new instance with the attributes of the original's ``__dict__``.
+# Assigning a copy of that dict makes a second GC-tracked object per instance (two per clone,
+# with the executed OrderData): the strategy keeps every clone, and the cyclic GC walks them
+# all. Setting the same attributes one by one, in the same order, keeps them in the instance
+# itself: one function per attribute layout does it with plain attribute stores.
+
+Copier = Callable[[Any, dict[str, Any], Any], None]
+#: per order class, and for OrderData: the copier of each attribute layout (key order)
+_ORDER_COPIERS: dict[Any, dict[tuple[str, ...], Copier]] = {cls: {} for cls in _LEAN_CLONE}
+_EXEC_COPIERS: dict[tuple[str, ...], Copier] = {}
+_MAX_LAYOUTS = 256
 
 
-class _BarTimes:
-    """What ``Order.__init__`` derives from a data's current datetime (its ``datetime()`` and
-    the session end ``dteos``), computed once per data and bar instead of once per order."""
+def _dict_copier(obj: Any, d: dict[str, Any], executed: Any) -> None:
+    """The fallback: ``obj.__dict__`` is a copy of ``d`` (with ``executed`` replaced)."""
+    d = d.copy()
+    if executed is not None:
+        d["executed"] = executed
+    obj.__dict__ = d
 
-    __slots__ = ("dtnum", "dtime", "dteos")
 
-    def __init__(self, data: Any, dtnum: float) -> None:
+def _copier(cls: Any, d: dict[str, Any]) -> Copier:
+    """The copier of ``d``'s layout for instances of ``cls``: ``copy(obj, d, executed)`` sets
+    each key of ``d`` as an attribute of ``obj``, in ``d``'s order (``executed`` for the key
+    ``executed`` when given). The dict fallback for a layout a plain attribute store would not
+    reproduce (a key that is no identifier, or that a data descriptor of the class handles)."""
+    keys = tuple(d)
+    table = _EXEC_COPIERS if cls is OrderData else _ORDER_COPIERS[cls]
+    if len(table) >= _MAX_LAYOUTS:  # (a strategy adding attributes of its own, at random)
+        return _dict_copier
+    ok = True
+    lines = []
+    for key in keys:
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            ok = False
+            break
+        attr = getattr(cls, key, None)
+        if attr is not None and (hasattr(attr, "__set__") or hasattr(attr, "__delete__")):
+            ok = False
+            break
+        lines.append(f"o.{key},")
+    if not ok:
+        table[keys] = _dict_copier
+        return _dict_copier
+    # one unpacking of the values into the attributes, in order (then executed replaced: the
+    # key keeps its place)
+    body = f"    {' '.join(lines)} = d.values()\n" if lines else "    pass\n"
+    if "executed" in keys and cls is not OrderData:
+        body += "    o.executed = x\n"
+    namespace: dict[str, Any] = {}
+    exec("def copy(o, d, x):\n" + body, namespace)  # noqa: S102
+    copier: Copier = namespace["copy"]
+    table[keys] = copier
+    return copier
+
+
+def _plain_line(line: Any) -> bool:
+    """A plain ``LineBuffer`` (the class's own item, index and length access): ``line[ago]`` is
+    ``line.array[line._idx + ago]`` and ``len(line)`` is ``line.lencount``."""
+    cls = type(line)
+    return (
+        isinstance(line, LineBuffer)
+        and cls.__getitem__ is LineBuffer.__getitem__
+        and cls.idx is LineBuffer.idx
+        and cls.get_idx is LineBuffer.get_idx
+        and cls.__len__ is LineBuffer.__len__
+    )
+
+
+class _DataCache:
+    """Per data, what ``Order.__init__`` reads and derives: the close and datetime line
+    buffers to read ``[0]`` from directly (None when they are not plain ``LineBuffer``s, then
+    ``data.close[0]`` is read as usual) and, computed once per data and bar instead of once per
+    order, the current datetime (``datetime()``) and the session end ``dteos``."""
+
+    __slots__ = ("close", "dt", "length", "dtnum", "dtime", "dteos", "valids")
+
+    def __init__(self, data: Any) -> None:
+        close, dt = getattr(data, "close", None), getattr(data, "datetime", None)
+        plain = _plain_line(close) and _plain_line(dt)
+        self.close: Any = close if plain else None
+        self.dt: Any = dt if plain else None
+        # ``len(data)`` is ``len(data.lines.lines[0])`` for a LineSeries: that buffer's lencount
+        self.length: Any = None
+        lines: Any = getattr(data, "lines", None)
+        if (
+            getattr(type(data), "__len__", None) is LineSeries.__len__
+            and getattr(type(lines), "__len__", None) is Lines.__len__
+            and _plain_line(lines.lines[0])
+        ):
+            self.length = lines.lines[0]
+        self.dtnum: Any = None
+        self.dtime: Any = None
+        self.dteos: Any = None
+        # timedelta valids of this bar, as date numbers
+        self.valids: dict[datetime.timedelta, Any] = {}
+
+    def refresh(self, data: Any, dtnum: Any) -> None:
         self.dtnum = dtnum
+        self.valids = {}
         # Order.__init__'s own computation
         dtime = self.dtime = data.datetime.datetime(0)
         session = data.p.sessionend
@@ -173,10 +259,17 @@ class _BarTimes:
         self.dteos = data.date2num(dteos)
 
 
+def _valid_datetime(cache: _DataCache, valid: datetime.timedelta) -> datetime.datetime:
+    """What ``Order.__init__`` makes of a timedelta ``valid`` (the end of the day for DAY)."""
+    if valid == _DAY:
+        return datetime.datetime.combine(cache.dtime.date(), _END_OF_DAY)
+    return cache.dtime + valid  # type: ignore[no-any-return]
+
+
 def _lean_order(
     cls: Any,
     defaults: dict[str, Any],
-    times: dict[Any, _BarTimes],
+    times: dict[Any, _DataCache],
     owner: Any,
     data: Any,
     size: Any,
@@ -191,56 +284,113 @@ def _lean_order(
     transmit: bool,
     histnotify: bool,
 ) -> Order:
+    """``cls(owner=owner, data=data, ...)`` for a non-trailing, non-simulated order (see
+    ``_lean_submit``, which also builds the order's ``EV_SUBMIT`` event)."""
+    return _lean_submit(cls, defaults, times, owner, data, size, price, plimit, exectype, valid,
+                        tradeid, trailamount, trailpercent, parent, transmit, histnotify, 0,
+                        None, False, False)[0]  # fmt: skip
+
+
+def _lean_submit(
+    cls: Any,
+    defaults: dict[str, Any],
+    times: dict[Any, _DataCache],
+    owner: Any,
+    data: Any,
+    size: Any,
+    price: Any,
+    plimit: Any,
+    exectype: Any,
+    valid: Any,
+    tradeid: int,
+    trailamount: Any,
+    trailpercent: Any,
+    parent: Any,
+    transmit: bool,
+    histnotify: bool,
+    dataidx: int,
+    oco: Any,
+    check: bool,
+    notified: bool,
+) -> tuple[Order, Event]:
     """``cls(owner=owner, data=data, ...)`` for a non-trailing, non-simulated order: the same
     steps as ``MetaParams.donew`` and ``OrderBase.__init__``, in the same order, reading the
-    param values from locals instead of through ``OrderBase.__getattr__``."""
+    param values from locals instead of through ``OrderBase.__getattr__``; and the order's
+    ``EV_SUBMIT`` event (what ``CrackBroker._submit_event`` reads back from it, for an order
+    whose ``info`` is empty: ``coc`` is True)."""
     # AutoInfoClass.__new__ for a non-recursive params class (_param_defaults checked it), and
     # one attribute per param in the params' order, as MetaParams.donew sets them
     params = _new_object(cls.params)
-    params.__dict__.update(
-        owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
-        valid=valid, tradeid=tradeid, oco=defaults["oco"], trailamount=trailamount,
-        trailpercent=trailpercent, parent=parent, transmit=transmit,
-        simulated=defaults["simulated"], histnotify=histnotify,
-    )  # fmt: skip
+    params.__dict__ = {
+        "owner": owner, "data": data, "size": size, "price": price, "pricelimit": plimit,
+        "exectype": exectype, "valid": valid, "tradeid": tradeid, "oco": defaults["oco"],
+        "trailamount": trailamount, "trailpercent": trailpercent, "parent": parent,
+        "transmit": transmit, "simulated": defaults["simulated"], "histnotify": histnotify,
+    }  # fmt: skip
+    cache = times.get(data)
+    if cache is None:
+        cache = times[data] = _DataCache(data)
+    line = cache.close
+    if line is None:
+        pclose = data.close[0]
+        dtnum = data.datetime[0]
+    else:
+        pclose = line.array[line._idx]
+        line = cache.dt
+        dtnum = line.array[line._idx]
+    if cache.dtnum != dtnum:
+        cache.refresh(data, dtnum)
     order = _new_object(cls)
-    od = order.__dict__
-    od["params"] = od["p"] = params
-    od["ref"] = next(cls.refbasis)
-    od["broker"] = None
-    od["info"] = AutoOrderedDict()
-    od["comminfo"] = None
-    od["triggered"] = False
-    od["_active"] = parent is None
-    od["status"] = Order.Created
-    od["_plimit"] = plimit  # the plimit property
+    ref = next(cls.refbasis)
+    od = {
+        "params": params, "p": params, "ref": ref, "broker": None, "info": AutoOrderedDict(),
+        "comminfo": None, "triggered": False, "_active": parent is None, "status": _CREATED,
+        "_plimit": plimit,  # the plimit property
+    }  # fmt: skip
     if exectype is None:
-        od["exectype"] = Order.Market
-    if cls.ordtype != Order.Buy:
+        od["exectype"] = exectype = _MARKET
+    isbuy = cls.ordtype == _BUY
+    if not isbuy:
         od["size"] = size = -size
-    pclose = data.close[0]
     cprice = pclose if not price and not plimit else price
-    dtnum = data.datetime[0]
-    od["created"] = OrderData(dt=dtnum, size=size, price=cprice, pricelimit=plimit,
-                              pclose=pclose, trailamount=trailamount,
-                              trailpercent=trailpercent)  # fmt: skip
+    od["created"] = created = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount,
+                                        trailpercent)  # fmt: skip
     od["_limitoffset"] = 0.0
-    od["executed"] = OrderData(remsize=size)
+    # OrderData(remsize=size): the attributes __init__ sets, from a template
+    exd = _EXECUTED_TEMPLATE.copy()
+    exd["exbits"] = collections.deque()
+    exd["remsize"] = size
+    executed = _new_object(OrderData)
+    executed.__dict__ = exd
+    od["executed"] = executed
     od["position"] = 0
-    bartimes = times.get(data)
-    if bartimes is None or bartimes.dtnum != dtnum:
-        bartimes = times[data] = _BarTimes(data, dtnum)
-    if isinstance(valid, datetime.date):
-        od["valid"] = data.date2num(valid)
+    if valid is None:
+        pass
+    elif type(valid) is datetime.timedelta:
+        num = cache.valids.get(valid)
+        if num is None:
+            num = cache.valids[valid] = data.date2num(_valid_datetime(cache, valid))
+        od["valid"] = valid = num
+    elif isinstance(valid, datetime.date):
+        od["valid"] = valid = data.date2num(valid)
     elif isinstance(valid, datetime.timedelta):
-        if valid == Order.DAY:
-            valid = datetime.datetime.combine(bartimes.dtime.date(), _END_OF_DAY)
-        else:
-            valid = bartimes.dtime + valid
-        od["valid"] = data.date2num(valid)
+        od["valid"] = valid = data.date2num(_valid_datetime(cache, valid))
     # (any other valid stays as given: Order.__init__ computes but does not store a value)
-    od["dteos"] = bartimes.dteos
-    return order
+    od["dteos"] = dteos = cache.dteos
+    order.__dict__ = od
+    event = (
+        EV_SUBMIT, ref, dataidx, isbuy, size, exectype, created.price, created.pricelimit, pclose,
+        dtnum, float(valid) if valid else 0.0, dteos, float(trailamount or 0.0),
+        float(trailpercent or 0.0), 0.0, -1 if parent is None else parent.ref,
+        -1 if oco is None else oco.ref, bool(transmit), check, True, notified,
+    )  # fmt: skip
+    return order, event
+
+
+#: the attributes ``OrderData(remsize=...)`` sets, in its order (exbits and remsize replaced)
+_EXECUTED_TEMPLATE = dict(vars(OrderData()))
+_EXEC_LAYOUT = tuple(_EXECUTED_TEMPLATE)
+_exec_copier = _copier(OrderData, _EXECUTED_TEMPLATE)
 
 
 def _not_implemented(what: str) -> NotImplementedError:
@@ -379,7 +529,7 @@ class CrackBroker(bt.BrokerBase):
         self._linked: set[int] = set()  # refs in an OCO group or a bracket
         self._oco_leader: dict[int, int] = {}
         self._cancelling: Order | None = None
-        self._bartimes: dict[Any, _BarTimes] = {}
+        self._bartimes: dict[Any, _DataCache] = {}
         self._readers: list[tuple[Any, ...] | None] = []
         self._dtlast: tuple[Any, Any, Any] = (None, None, None)
 
@@ -633,11 +783,18 @@ class CrackBroker(bt.BrokerBase):
         check: bool,
         kwargs: dict[str, Any],
     ) -> Order:
+        check = bool(check and self.p.checksubmit)
+        alone = parent is None and transmit
         defaults = _LEAN_DEFAULTS.get(cls)
+        event: Event | None = None
         if defaults is not None and exectype in _LEAN_EXECTYPES:
-            order = _lean_order(cls, defaults, self._bartimes, owner, data, size, price, plimit,
-                                exectype, valid, tradeid, trailamount, trailpercent, parent,
-                                transmit, histnotify)  # fmt: skip
+            dataidx = self._datas.get(data)
+            if dataidx is None:
+                dataidx = self._data_index(data)
+            order, event = _lean_submit(cls, defaults, self._bartimes, owner, data, size, price,
+                                        plimit, exectype, valid, tradeid, trailamount,
+                                        trailpercent, parent, transmit, histnotify, dataidx, oco,
+                                        check, alone)  # fmt: skip
         else:
             order = cls(
                 owner=owner,
@@ -654,7 +811,25 @@ class CrackBroker(bt.BrokerBase):
                 transmit=transmit,
                 histnotify=histnotify,
             )
-        order.addinfo(**kwargs)
+        if kwargs:
+            order.addinfo(**kwargs)
+            event = None  # its coc is the info's
+        elif event is not None and alone and oco is None:
+            # the common case: a lean order on its own, sent with the next bar
+            ref = event[1]
+            self._orders[ref] = order
+            self._events.append(event)
+            if not check:
+                self._submit_accept(order)
+                return order
+            od = order.__dict__
+            od["status"] = _SUBMITTED
+            od["broker"] = None
+            od["plen"] = self._data_len(data)
+            self._submitted[ref] = order
+            self.orders.append(order)
+            self.notify(order)
+            return order
         ref = order.ref
         self._orders[ref] = order
         if oco is not None:
@@ -666,9 +841,8 @@ class CrackBroker(bt.BrokerBase):
             self._linked.update((ref, parent.ref))
         elif not transmit:
             self._linked.add(ref)
-        check = bool(check and self.p.checksubmit)
-        alone = parent is None and transmit
-        event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
+        if event is None:
+            event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
         if not alone:
             # BackBroker decides a bracket member's fate (held, transmitted with its group, or
             # rejected) at once: so does the core
@@ -676,7 +850,13 @@ class CrackBroker(bt.BrokerBase):
             return order
         self._events.append(event)
         if check:
-            _submit(order)
+            if type(order) in _LEAN_CLONE:
+                od = order.__dict__
+                od["status"] = _SUBMITTED
+                od["broker"] = None
+                od["plen"] = self._data_len(data)
+            else:
+                order.submit()
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -732,10 +912,45 @@ class CrackBroker(bt.BrokerBase):
             notified,
         )
 
+    def _dtnum(self, data: Any) -> Any:
+        """``data.datetime[0]``, read from the data's line buffer when it is a plain one."""
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.dt
+        return data.datetime[0] if line is None else line.array[line._idx]
+
+    def _data_len(self, data: Any) -> int:
+        """``len(data)``, read from the data's line buffer when it is a plain one."""
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.length
+        return len(data) if line is None else line.lencount
+
+    def _submit(self, order: Order) -> None:
+        """``order.submit()`` (no broker): status, broker and the data's length, set directly
+        for the order classes whose ``submit`` is Backtrader's, the length read directly."""
+        if type(order) not in _LEAN_CLONE:
+            order.submit()
+            return
+        od = order.__dict__
+        od["status"] = _SUBMITTED
+        od["broker"] = None
+        od["plen"] = self._data_len(od["p"].data)
+
     def _submit_accept(self, order: Order) -> None:
-        order.pannotated = None
-        _submit(order)
-        order.accept()
+        if type(order) not in _LEAN_CLONE:
+            order.pannotated = None
+            order.submit()
+            order.accept()
+        else:
+            # order.submit() then order.accept(): the same keys set in the same order
+            od = order.__dict__
+            od["pannotated"] = None
+            od["status"] = _ACCEPTED
+            od["broker"] = None
+            od["plen"] = self._data_len(od["p"].data)
         self._pending[order.ref] = order
         self.notify(order)
 
@@ -757,7 +972,15 @@ class CrackBroker(bt.BrokerBase):
             return True
         del self._pending[ref]
         self._done(ref)
-        order.cancel()
+        if type(order) in _LEAN_CLONE:
+            # Order.cancel(), reading the data's datetime directly (the order may be a clone:
+            # attribute stores, its dict stays where it is)
+            order.status = _CANCELED
+            params = order.p
+            if not params.simulated:
+                order.executed.dt = self._dtnum(params.data)
+        else:
+            order.cancel()
         self.notify(order)
         self._events.append((EV_CANCEL, ref, True))
         return True
@@ -769,7 +992,31 @@ class CrackBroker(bt.BrokerBase):
         return list(self._pending.values())
 
     def notify(self, order: Order) -> None:
-        self.notifs.append(_clone(order))
+        # _clone, inlined: this runs for every notification
+        cls = type(order)
+        executed = order.executed
+        if cls not in _LEAN_CLONE or type(executed) is not OrderData:
+            self.notifs.append(order.clone())
+            return
+        exd = executed.__dict__
+        exd["p1"], exd["p2"] = exd["p2"], len(exd["exbits"])  # OrderData.markpending()
+        exclone = _new_object(OrderData)
+        layout = tuple(exd)
+        if layout == _EXEC_LAYOUT:  # the one of every OrderData(...), nearly always
+            _exec_copier(exclone, exd, None)
+        else:
+            copier = _EXEC_COPIERS.get(layout)
+            if copier is None:
+                copier = _copier(OrderData, exd)
+            copier(exclone, exd, None)
+        od = order.__dict__
+        obj = _new_object(cls)
+        copiers = _ORDER_COPIERS[cls]
+        copier = copiers.get(tuple(od))
+        if copier is None:
+            copier = _copier(cls, od)
+        copier(obj, od, exclone)
+        self.notifs.append(obj)
 
     def get_notification(self) -> Order | None:
         try:
@@ -854,8 +1101,15 @@ class CrackBroker(bt.BrokerBase):
     def _datetime_of(self, data: Any) -> datetime.datetime:
         """``data.datetime.datetime()``: datas at the same time and timezone share one
         conversion (the result is an immutable datetime)."""
-        line = data.datetime
-        dtnum = line[0]
+        cache = self._bartimes.get(data)
+        if cache is None:
+            cache = self._bartimes[data] = _DataCache(data)
+        line = cache.dt
+        if line is None:
+            line = data.datetime
+            dtnum = line[0]
+        else:
+            dtnum = line.array[line._idx]
         last = self._dtlast
         if last[0] == dtnum and last[1] is line._tz:
             return last[2]  # type: ignore[no-any-return]
@@ -867,13 +1121,15 @@ class CrackBroker(bt.BrokerBase):
         """``self._config()``, rebuilt only when a param (or a param of the filler) changed:
         reading every param on every bar is a measurable share of a one-data bar."""
         p = self.p
-        # Backtrader's fillers keep their params in ``filler.p``; any other callable may have
-        # a ``p`` of its own, which _config does not read
-        fparams = getattr(getattr(p.filler, "p", None), "__dict__", None)
-        key = (
-            tuple(p.__dict__.values()),
-            None if fparams is None else tuple(fparams.values()),
-        )
+        pd = p.__dict__
+        filler = p.filler
+        if filler is None:
+            key: tuple[Any, ...] = tuple(pd.values())
+        else:
+            # Backtrader's fillers keep their params in ``filler.p``; any other callable may
+            # have a ``p`` of its own, which _config does not read
+            fparams = getattr(getattr(filler, "p", None), "__dict__", None)
+            key = (*pd.values(), None if fparams is None else tuple(fparams.values()))
         if key != self._config_key:
             self._config_key = key
             self._config_cache = self._config()
@@ -935,44 +1191,59 @@ class CrackBroker(bt.BrokerBase):
 
     def _apply_now(self, event: Event) -> None:
         """Send the queued events and ``event`` to the core at once and apply its answer."""
-        self._apply_records(self._core.apply([*self._take_events(fund=False), event]))
+        if (
+            self._events
+            or self._comm_dirty
+            or self._new_datas
+            or self._current_config() != self._sent_config
+        ):
+            events = [*self._take_events(fund=False), event]
+        else:  # nothing queued (what _take_events would find)
+            events = [event]
+        self._apply_records(self._core.apply(events))
         self._idle = False
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
+        # the two records of nearly every order (accepted, executed) are handled here, the
+        # others by _apply
+        apply, executed, notify = self._apply, self._executed, self.notify
+        orders, submitted, pending = self._orders, self._submitted, self._pending
+        lean = _LEAN_CLONE
         for rec in records:
-            self._apply(rec)
+            tag = rec[0]
+            if tag == REC_ACCEPTED:
+                ref = rec[1]
+                order = orders[ref]
+                submitted.pop(ref, None)
+                if type(order) not in lean:
+                    self._submit_accept(order)
+                    continue
+                # _submit_accept's order.submit() then order.accept()
+                od = order.__dict__
+                od["pannotated"] = None
+                od["status"] = _ACCEPTED
+                od["broker"] = None
+                od["plen"] = self._data_len(od["p"].data)
+                pending[ref] = order
+                notify(order)
+            elif tag == REC_EXECUTED:
+                executed(rec)
+            else:
+                apply(rec)
 
     def _apply(self, rec: tuple[Any, ...]) -> None:
         tag, ref = rec[0], rec[1]
-        if tag == REC_EXECUTED:
-            order = self._orders[ref]
-            (_, _, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
-             openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
-            data = order.data._compensate or order.data
-            position = self.positions.mirror(data)
-            position.price_orig = position.price
-            position.size = possize
-            position.price = posprice
-            position.upopened = opened
-            position.upclosed = closed
-            position.datetime = self._datetime_of(data)
-            comminfo = self.getcommissioninfo(order.data)
-            order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
-                          openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
-            order.addcomminfo(comminfo)
-            self.notify(order)
-            if not order.alive():
-                self._pending.pop(ref, None)
-                self._done(ref)
-        elif tag == REC_ACCEPTED:
+        if tag == REC_ACCEPTED:
             order = self._orders[ref]
             self._submitted.pop(ref, None)
             self._submit_accept(order)
+        elif tag == REC_EXECUTED:
+            self._executed(rec)
         elif tag == REC_POSITION:
             self.positions.mirror(self._datalist[ref])
         elif tag == REC_SUBMITTED:
             order = self._orders[ref]
-            _submit(order)
+            self._submit(order)
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -1002,6 +1273,63 @@ class CrackBroker(bt.BrokerBase):
             else:  # pragma: no cover - a core that breaks the contract
                 raise RuntimeError(f"unknown core record {rec!r}")
             self.notify(order)
+
+    def _executed(self, rec: tuple[Any, ...]) -> None:
+        (_, ref, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
+         openedcomm, pnl, psize, pprice, possize, posprice) = rec  # fmt: skip
+        order = self._orders[ref]
+        lean = type(order) in _LEAN_CLONE
+        odata = order.__dict__["p"].data if lean else order.data
+        data = odata._compensate or odata
+        position = self.positions.get(data)
+        if position is None:
+            position = self.positions.mirror(data)
+        position.price_orig = position.price
+        position.size = possize
+        position.price = posprice
+        position.upopened = opened
+        position.upclosed = closed
+        position.datetime = self._datetime_of(data)
+        comminfo = self.getcommissioninfo(odata)
+        executed = order.__dict__.get("executed")
+        if not lean or type(executed) is not OrderData:
+            order.execute(dt, size, price, closed, closedvalue, closedcomm, opened,
+                          openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)  # fmt: skip
+            order.addcomminfo(comminfo)
+            self.notify(order)
+            if not order.alive():
+                self._pending.pop(ref, None)
+                self._done(ref)
+            return
+        # Order.execute: OrderData.add (an OrderExecutionBit, then addbit's arithmetic, in the
+        # same order) and the margin, for a non-zero size; then the status
+        ed = executed.__dict__
+        if size:
+            bit = OrderExecutionBit(dt, size, price, closed, closedvalue, closedcomm, opened,
+                                    openedvalue, openedcomm, pnl, psize, pprice)  # fmt: skip
+            ed["exbits"].append(bit)
+            ed["remsize"] -= size
+            ed["dt"] = dt
+            oldvalue = ed["size"] * ed["price"]
+            newvalue = size * price
+            ed["size"] += size
+            ed["price"] = (oldvalue + newvalue) / ed["size"]
+            ed["value"] += bit.value
+            ed["comm"] += bit.comm
+            ed["pnl"] += pnl
+            ed["psize"] = psize
+            ed["pprice"] = pprice
+            ed["margin"] = comminfo.margin
+        od = order.__dict__
+        done = not ed["remsize"]
+        od["status"] = _COMPLETED if done else _PARTIAL
+        od["comminfo"] = comminfo
+        self.notify(order)
+        if done:
+            self._pending.pop(ref, None)
+            # _done
+            self._linked.discard(ref)
+            self._oco_leader.pop(ref, None)
 
     def _set_state(self, raw: Iterable[Any]) -> None:
         # laid out as contract.State (unpacked directly: this runs on every bar)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import backtrader as bt
+import pytest
 from backtrader.order import BuyOrder, Order, OrderData, OrderExecutionBit, SellOrder
 
 from bt_cracktrader import broker as crack
@@ -121,3 +122,109 @@ def test_clone_falls_back_for_other_classes() -> None:
     order = Custom.__new__(Custom)
     order.executed = OrderData()
     assert crack._clone(order) == "custom"
+
+
+def _deep(obj: Any, base: int, top: bool = True) -> Any:
+    """Every attribute of a notified order, recursively and in ``__dict__`` order (floats to
+    the bit), with refs relative to the run's first and other objects by type."""
+    if isinstance(obj, float):
+        return ("float", obj.hex())
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return (type(obj).__name__, obj)
+    if isinstance(obj, deque):
+        return ("deque", [_deep(x, base, False) for x in obj])
+    if isinstance(obj, bt.AutoOrderedDict):
+        return ("AutoOrderedDict", [(k, _deep(v, base, False)) for k, v in obj.items()])
+    if isinstance(obj, Order) and not top:
+        return ("order", obj.ref - base)
+    if isinstance(obj, (Order, OrderData, OrderExecutionBit)) or hasattr(obj, "_getkeys"):
+        items = [
+            (k, ("int", v - base) if k == "ref" else _deep(v, base, False))
+            for k, v in vars(obj).items()
+        ]
+        return (type(obj).__name__, items)
+    return ("object", type(obj).__name__)
+
+
+class _DeepRecorder(bt.Analyzer):
+    def start(self) -> None:
+        self.base = next(Order.refbasis)
+        self.notes: list[Any] = []
+
+    def notify_order(self, order: Any) -> None:
+        self.notes.append(_deep(order, self.base))
+
+
+def _notified(profile: str, broker: Any, tmp_path: Path) -> list[Any]:
+    from bt_cracktrader import bench
+
+    data = bench.prepare_data(profile, 120, tmp_path / broker.__class__.__name__)
+    cerebro = bench.build_cerebro(profile, data.files)
+    broker.setcommission(commission=0.001)
+    cerebro.setbroker(broker)
+    cerebro.addanalyzer(_DeepRecorder, _name="deep")
+    (strategy,) = cerebro.run()
+    notes: list[Any] = strategy.analyzers.deep.notes
+    return notes
+
+
+@pytest.mark.parametrize("checksubmit", [True, False])
+def test_notified_orders_equal_backbrokers(backend: str, checksubmit: bool, tmp_path: Path) -> None:
+    """The adapter's direct status, submit/accept and execution updates leave every notified
+    clone exactly as BackBroker's (attribute values, key order, execution bits)."""
+    params = dict(cash=1_000_000.0, checksubmit=checksubmit)
+    for profile in ("order-heavy", "bracket"):
+        theirs = _notified(profile, bt.brokers.BackBroker(**params), tmp_path)
+        ours = _notified(profile, crack.CrackBroker(backend=backend, **params), tmp_path)
+        assert len(ours) == len(theirs) > 100
+        for i, (a, b) in enumerate(zip(theirs, ours)):
+            assert a == b, f"{profile}: notification {i} differs"
+
+
+class _Layouts(bt.Strategy):
+    """Notifies orders whose attributes a strategy changed (a key of its own, a key no
+    attribute store could set, the name of a class property) and compares the clones."""
+
+    def __init__(self) -> None:
+        self.differences: list[Any] = []
+        self.checked = 0
+
+    def next(self) -> None:
+        if len(self) != 3:
+            return
+        extras = ({}, {"custom": 1}, {"not an identifier": 2}, {"plimit": 3}, {"class": 4})
+        for cls in (BuyOrder, SellOrder):
+            for extra in extras:
+                for on_executed in (False, True):
+                    ref = next(Order.refbasis)
+                    Order.refbasis = itertools.count(ref)
+                    theirs = cls(owner=self, data=self.data, size=2, price=10.0,
+                                 exectype=Order.Limit)  # fmt: skip
+                    Order.refbasis = itertools.count(ref)
+                    ours = crack._lean_order(cls, crack._LEAN_DEFAULTS[cls], {}, self, self.data,
+                                             2, 10.0, None, Order.Limit, None, 0, None, None,
+                                             None, True, False)  # fmt: skip
+                    Order.refbasis = itertools.count(ref + 1)
+                    for order in (theirs, ours):
+                        target = order.executed if on_executed else order
+                        target.__dict__.update(extra)
+                    self.broker.notify(ours)
+                    clone = self.broker.get_notification()
+                    if _shape(theirs.clone(), {}) != _shape(clone, {}):
+                        self.differences.append((cls, extra, on_executed))
+                    self.checked += 1
+
+
+def test_notified_clones_keep_any_attribute_layout(backend: str) -> None:
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(
+        bt.feeds.BacktraderCSVData(
+            dataname=str(DATA / "2006-01-02-volume-min-001.txt"),
+            timeframe=bt.TimeFrame.Minutes,
+        )
+    )
+    cerebro.setbroker(crack.CrackBroker(backend=backend))
+    cerebro.addstrategy(_Layouts)
+    (strategy,) = cerebro.run()
+    assert strategy.checked == 20
+    assert strategy.differences == []
