@@ -159,10 +159,12 @@ _REPLAY_DESCRIPTION = """\
 Replay a core recording on a fresh core and check that every call gives the
 recorded records and state, to the last bit. LOG is a replay log written by a
 run with CrackBroker(replay_log=PATH) or BT_CRACKTRADER_REPLAY_LOG=PATH (JSON
-lines), or a golden fixture from fixtures/core/ (one JSON document). The exit
-status is 0 if the replay is identical, 1 at the first difference (which is
-printed). The output does not depend on the backend: replaying a log on
-either core, any number of times, prints the same bytes.
+lines), or a golden fixture from fixtures/core/ (one JSON document). An
+execution-ledger log (LiveBroker(replay_log=PATH), RecordingLedger) or a
+fixture from fixtures/ledger/ is replayed on a fresh ledger, batch by batch.
+The exit status is 0 if the replay is identical, 1 at the first difference
+(which is printed). The output does not depend on the backend: replaying a log
+on either core, any number of times, prints the same bytes.
 """
 
 

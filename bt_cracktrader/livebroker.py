@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import collections
 import datetime
-import json
 import logging
 import math
 import os
@@ -54,6 +53,7 @@ from backtrader.order import BuyOrder, Order, SellOrder
 from backtrader.position import Position
 
 from .core import load_ledger
+from .core.replay import RecordingLedger, load, replay_ledger
 
 __all__ = [
     "API_KEY_ENV",
@@ -257,8 +257,10 @@ class LiveBroker(bt.BrokerBase):
         ``min(backoff * 2**attempt, backoff_max)`` seconds (or the ``Retry-After`` header).
       - ``trade_waits`` (default: ``2``): polls a fill waits for its trades (the fees) to appear
         in ``fetch_my_trades`` before it is booked with the fees known so far.
-      - ``replay_log`` (default: ``None``): a path where the ledger's events and records are
-        written as JSON lines.
+      - ``replay_log`` (default: ``None``): a path where the ledger's batches of events, with
+        the records (or error) the ledger answered, are written as JSON lines by
+        ``core.replay.RecordingLedger``: an execution-ledger log that ``python -m bt_cracktrader
+        replay PATH`` and ``replay_ledger_log(PATH)`` replay on either core.
       - ``strict`` (default: ``False``): the ledger checks its invariants after every event.
       - ``sleep``, ``clock`` (default: ``time.sleep``, ``time.monotonic``): injectable for tests.
     """
@@ -367,14 +369,11 @@ class LiveBroker(bt.BrokerBase):
                 logger.warning("LiveBroker: fetch_balance has no %s balance: cash 0", currency)
             cash = _num(total) or 0.0
             logger.info("LiveBroker: starting cash %r %s from fetch_balance", cash, currency)
-        self._ledger = self._ledger_cls(float(cash), 0.0, bool(self.p.strict))
+        self._ledger = self._open_ledger(float(cash))
         self.startingcash = self.cash = self.value = float(cash)
-        self._open_log(float(cash))
 
     def stop(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        self._close_log()
 
     def _currency(self, datas: list[Any]) -> str:
         if self.p.currency:
@@ -387,26 +386,29 @@ class LiveBroker(bt.BrokerBase):
             )
         return quotes.pop()
 
-    def _open_log(self, cash: float) -> None:
+    def _open_ledger(self, cash: float) -> Any:
+        """A fresh ledger; with ``replay_log``, wrapped in a ``RecordingLedger`` that writes
+        every batch to the log (the execution-ledger log that ``python -m bt_cracktrader replay``
+        reads)."""
+        strict = bool(self.p.strict)
+        ledger = self._ledger_cls(cash, 0.0, strict)
+        self._close_log()  # a broker started again starts a new log
         path = self.p.replay_log
         if not path:
-            return
+            return ledger
         self._log_file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self._log(
-            {
-                "ledger": {
-                    "backend": self.backend,
-                    "cash": cash,
-                    "fee_rate": 0.0,
-                    "strict": bool(self.p.strict),
-                }
-            }
+        description = (
+            f"LiveBroker replay log: exchange {self._exchange_id}, run {self._run_id}, "
+            f"{self.backend} ledger"
+        )
+        return RecordingLedger(
+            ledger, cash, 0.0, strict, sink=self._log_file, description=description, keep=False
         )
 
-    def _log(self, item: Mapping[str, Any]) -> None:
+    def _close_log(self) -> None:
         if self._log_file is not None:
-            self._log_file.write(json.dumps(item, separators=(",", ":")) + "\n")
-            self._log_file.flush()
+            self._log_file.close()
+            self._log_file = None
 
     # -- datas ----------------------------------------------------------------------------------
     def _data_index(self, data: Any) -> int:
@@ -1021,7 +1023,6 @@ class LiveBroker(bt.BrokerBase):
         if not events:
             return
         records = self._ledger.apply(events)
-        self._log({"events": events, "records": records})
         for rec in records:
             kind = rec["kind"]
             if kind == "fill":
@@ -1129,20 +1130,24 @@ class LiveBroker(bt.BrokerBase):
 
 
 def replay_ledger_log(path: str | os.PathLike[str], backend: str | None = None) -> str | None:
-    """Apply the batches of a ``LiveBroker`` replay log (``replay_log=``) to a fresh ledger of
-    ``backend`` (default: the one that wrote it): None when every batch gives the records the
-    log holds, else a line naming the first batch that differs."""
-    with open(path, encoding="utf-8") as log:
-        lines = [json.loads(line) for line in log if line.strip()]
-    if not lines or "ledger" not in lines[0]:
-        raise ValueError(f"replay log {os.fspath(path)!r}: no ledger header on its first line")
-    header = lines[0]["ledger"]
-    cls, _ = load_ledger(backend or header["backend"])
-    ledger = cls(header["cash"], header["fee_rate"], header["strict"])
-    for number, line in enumerate(lines[1:], start=2):
-        records = ledger.apply(line["events"])
-        if records != line["records"]:
-            return f"line {number}: the ledger gives {records!r}, the log {line['records']!r}"
+    """Replay an execution-ledger log (a ``LiveBroker`` ``replay_log=``, or any log written by
+    ``RecordingLedger``) on a fresh ledger of ``backend`` (``"python"``, ``"rust"`` or
+    ``"auto"``; default: ``BT_CRACKTRADER_BACKEND``, else auto, as ``python -m bt_cracktrader
+    replay``): None when every batch gives the records (or error) the log holds, to the bit,
+    else a line naming the first batch that differs (``batch #k differs: ...``, ``k`` counted
+    from 0). A log that is not an execution-ledger log raises ``ValueError``, one the schema
+    refuses ``jsonschema.ValidationError``."""
+    recording = load(path)
+    if "ledger_version" not in recording:
+        raise ValueError(
+            f"{os.fspath(path)}: a core replay log, not an execution-ledger log: replay it with "
+            "python -m bt_cracktrader replay"
+        )
+    cls, _ = load_ledger(backend)
+    try:
+        replay_ledger(recording, cls)
+    except AssertionError as exc:
+        return str(exc)
     return None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,8 @@ from live_support import (
     steps,
 )
 
-from bt_cracktrader.core import load_ledger
+from bt_cracktrader.core import CONTRACT_VERSION, load_ledger
+from bt_cracktrader.core.replay import load
 from bt_cracktrader.emulator import ExchangeEmulator
 from bt_cracktrader.livebroker import (
     LiveBroker,
@@ -654,29 +657,107 @@ def test_secrets_never_reach_logs_reprs_errors_or_the_replay_log(
     assert [m for m in ours if re.search("signature=[0-9a-f]{64}", m)] == []
 
 
-def test_the_replay_log_replays_to_the_same_records(
-    backend: str, emu: ExchangeEmulator, tmp_path: Path
-) -> None:
-    log = tmp_path / "live.jsonl"
+def _live_log(backend: str, emu: ExchangeEmulator, path: Path) -> Path:
     emu.inject("POST", ORDER, "drop_after")
     run_live_cerebro(
         backend,
         emu,
         {0: buy(2.0, 19000.0), 1: fill(emu, 0.5, 19000.0), 3: cancel()},
-        replay_log=str(log),
+        replay_log=str(path),
     )
+    return path
+
+
+def _tamper(log: Path, batch: int) -> None:
+    """Drop the last record of batch ``batch`` (counted from 0) of a JSON-lines ledger log."""
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    header = lines[0]["ledger"]
-    assert header["backend"] == backend and header["cash"] == START_USDT
+    lines[1 + batch]["records"] = lines[1 + batch]["records"][:-1]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_the_replay_log_replays_to_the_same_records(
+    backend: str, emu: ExchangeEmulator, tmp_path: Path
+) -> None:
+    log = _live_log(backend, emu, tmp_path / "live.jsonl")
+    # the execution-ledger log of core.replay.RecordingLedger, valid against its schema
+    recording = load(log)
+    assert recording["init"] == {"cash": START_USDT, "fee_rate": 0.0, "strict": True}
+    assert recording["description"] == (
+        f"LiveBroker replay log: exchange binance, run t, {backend} ledger"
+    )
+    assert len(recording["batches"]) >= 3
     ledger_cls, _ = load_ledger(backend)
-    ledger = ledger_cls(header["cash"], header["fee_rate"], header["strict"])
-    for line in lines[1:]:
-        assert ledger.apply(line["events"]) == line["records"]
+    ledger = ledger_cls(START_USDT, 0.0, True)
+    for batch in recording["batches"]:
+        assert ledger.apply(batch["events"]) == batch["records"]
+    for other in ("python", "rust"):
+        assert replay_ledger_log(log, other) is None
     assert replay_ledger_log(log) is None
     # a log tampered with is caught at its first differing batch
-    lines[2]["records"] = lines[2]["records"][:-1]
-    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert (replay_ledger_log(log, backend) or "").startswith("line 3: the ledger gives")
+    _tamper(log, 1)
+    assert (replay_ledger_log(log, backend) or "").startswith("batch #1 differs: expected ")
+
+
+def test_the_replay_log_is_closed_by_stop_and_restarted_by_start(
+    backend: str, emu: ExchangeEmulator, tmp_path: Path
+) -> None:
+    log = _live_log(backend, emu, tmp_path / "live.log")  # any suffix: still JSON lines
+    broker = make_broker(backend, emu, replay_log=str(log), cash=1000.0)
+    broker.start()
+    assert broker._log_file is not None and not broker._log_file.closed
+    first = broker._log_file
+    broker.start()  # a second start closes the first log and writes a new one
+    assert first.closed
+    broker.stop()
+    assert broker._log_file is None
+    recording = load(log)
+    assert recording["init"]["cash"] == 1000.0 and recording["batches"] == []
+    assert replay_ledger_log(log, backend) is None
+
+
+def test_replay_ledger_log_refuses_what_is_not_an_execution_ledger_log(
+    backend: str, tmp_path: Path
+) -> None:
+    core_log = tmp_path / "core.jsonl"
+    core_log.write_text(
+        json.dumps(
+            {
+                "contract_version": CONTRACT_VERSION,
+                "init": {"cash": 1.0, "checksubmit": True, "shortcash": True, "fundstartval": 1.0},
+            }
+        )
+        + "\n"
+    )
+    with pytest.raises(ValueError, match="a core replay log, not an execution-ledger log"):
+        replay_ledger_log(core_log, backend)
+    old = tmp_path / "old.jsonl"
+    old.write_text(json.dumps({"ledger": {"cash": 1.0, "fee_rate": 0.0, "strict": False}}) + "\n")
+    with pytest.raises(ValueError, match="no contract_version or ledger_version"):
+        replay_ledger_log(old, backend)
+
+
+def _cli_replay(log: Path, backend: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "bt_cracktrader", "replay", str(log), "--backend", backend]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_the_cli_replays_a_live_broker_log_on_both_cores(
+    backend: str, emu: ExchangeEmulator, tmp_path: Path
+) -> None:
+    # cwd outside of the checkout: the installed package replays, not the source tree
+    log = _live_log(backend, emu, tmp_path / "live.jsonl")
+    batches = len(load(log)["batches"])
+    for other in ("python", "rust"):
+        result = _cli_replay(log, other, tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout == (
+            f"{log}: {batches} batches replayed, records and state identical\n"
+        )
+    _tamper(log, 1)
+    for other in ("python", "rust"):
+        result = _cli_replay(log, other, tmp_path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout.startswith(f"{log}: DIFFERS: batch #1 differs: expected ")
 
 
 def test_a_broker_run_twice_starts_afresh(backend: str, emu: ExchangeEmulator) -> None:

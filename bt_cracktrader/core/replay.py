@@ -16,7 +16,8 @@ JSON integers are ``int`` sizes, refs and indices; JSON floats are ``float``. Py
 floats with their shortest round-trip repr, so a replay reproduces every bit.
 
 An execution-ledger recording (``fixtures/ledger/*.json``, or a JSON-lines log written by
-``RecordingLedger``) has ``ledger_version`` instead of ``contract_version``::
+``RecordingLedger``, e.g. ``LiveBroker(replay_log=...)``, whose header may also hold a
+``description``) has ``ledger_version`` instead of ``contract_version``::
 
     {"ledger_version": 1, "init": {"cash": ..., "fee_rate": ..., "strict": ...},
      "batches": [{"events": [...], "records": [...]}, {"events": [...], "error": {...}}]}
@@ -28,6 +29,7 @@ A replay applies the same batches in the same order; each batch's events are app
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -141,27 +143,41 @@ class RecordingCore:
 class RecordingLedger:
     """Wraps an execution ledger and records every batch with its records (or its error),
     writing them as JSON lines to ``sink`` when one is given. Events and records carry no
-    credentials, so neither does the log."""
+    credentials, so neither does the log.
+
+    ``description`` (optional) goes into the header as the recording's ``description``, a note
+    for readers that a replay ignores. With ``keep=False`` the batches are only written to
+    ``sink``, not kept in ``recording`` (a long run, such as a live one, would grow without
+    bound)."""
 
     def __init__(
-        self, inner: Any, cash: float, fee_rate: float, strict: bool, sink: TextIO | None = None
+        self,
+        inner: Any,
+        cash: float,
+        fee_rate: float,
+        strict: bool,
+        sink: TextIO | None = None,
+        description: str | None = None,
+        keep: bool = True,
     ) -> None:
         self.inner = inner
         self.backend = inner.backend
         self.sink = sink
-        self.recording: dict[str, Any] = {
-            "ledger_version": LEDGER_VERSION,
-            "init": {"cash": cash, "fee_rate": fee_rate, "strict": strict},
-            "batches": [],
-        }
+        self.keep = keep
+        self.recording: dict[str, Any] = {"ledger_version": LEDGER_VERSION}
+        if description is not None:
+            self.recording["description"] = description
+        self.recording["init"] = {"cash": cash, "fee_rate": fee_rate, "strict": strict}
+        self.recording["batches"] = []
         if sink is not None:
-            header = {k: self.recording[k] for k in ("ledger_version", "init")}
+            header = {k: v for k, v in self.recording.items() if k != "batches"}
             sink.write(_line(header))
             sink.flush()
 
     def apply(self, events: Sequence[Any]) -> Any:
         entry: dict[str, Any] = {"events": _plain(events)}
-        self.recording["batches"].append(entry)
+        if self.keep:
+            self.recording["batches"].append(entry)
         try:
             records = self.inner.apply(events)
         except CoreInputError as exc:
@@ -208,20 +224,41 @@ def validate_recording(data: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(schema).validate(data)
 
 
-def load(path: Path, validate: bool = True) -> dict[str, Any]:
+def _json_lines(path: Path, text: str) -> Any:
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError(f"{path}: empty replay log")
+    if not isinstance(lines[0], dict):
+        return lines[0]  # no header: refused by load()
+    body = "batches" if "ledger_version" in lines[0] else "calls"
+    return {**lines[0], body: lines[1:]}
+
+
+def load(path: str | os.PathLike[str], validate: bool = True) -> dict[str, Any]:
     """A recording: a golden fixture (one JSON document) or a replay log (JSON lines: a header
-    with ``contract_version`` and ``init``, then one line per call), checked against the
-    contract's JSON Schema unless ``validate`` is False."""
+    with ``contract_version`` or ``ledger_version`` and ``init``, then one line per call or
+    batch, whatever the file's suffix), checked against the contract's JSON Schema unless
+    ``validate`` is False."""
     path = Path(path)
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-        if not lines:
-            raise ValueError(f"{path}: empty replay log")
-        body = "batches" if "ledger_version" in lines[0] else "calls"
-        data: dict[str, Any] = {**lines[0], body: lines[1:]}
+        data = _json_lines(path, text)
     else:
-        data = json.loads(text)
+        # a replay log may be written to any path (replay_log="live.log"): a document with
+        # neither calls nor batches, or text that is not one document, is read as JSON lines
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        if not (isinstance(data, dict) and ("calls" in data or "batches" in data)):
+            try:
+                data = _json_lines(path, text)
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}: neither a JSON document nor JSON lines") from None
+    if not isinstance(data, dict) or not ("ledger_version" in data or "contract_version" in data):
+        raise ValueError(
+            f"{path}: no contract_version or ledger_version: not a recording of this package"
+        )
     if "ledger_version" in data:
         if data["ledger_version"] != LEDGER_VERSION:
             raise ValueError(
