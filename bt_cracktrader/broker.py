@@ -1176,7 +1176,8 @@ class CrackBroker(bt.BrokerBase):
         events = self._take_events()
         filler = self._filler_callback if self._sent_config[11] == FILLER_CALLBACK else None
         records, state = self._core.step(events, self._bars(), filler, self._comm_hook)
-        self._apply_records(records)
+        if records:  # most bars of a run in the market change nothing but the value
+            self._apply_records(records)
         self._set_state(state)
         # BackBroker stamps every open position with the bar's time when it charges interest
         for data, position in self.positions.items():
