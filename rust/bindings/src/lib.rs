@@ -188,26 +188,10 @@ fn record_to_py<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, Py
         ),
         Record::Position { data } => PyTuple::new(py, [tag, data.into_bound_py_any(py)?]),
         Record::Executed(x) => {
-            let nums = [
-                x.dt,
-                x.size,
-                x.price,
-                x.closed,
-                x.closedvalue,
-                x.closedcomm,
-                x.opened,
-                x.openedvalue,
-                x.openedcomm,
-                x.pnl,
-                x.psize,
-                x.pprice,
-                x.position_size,
-                x.position_price,
-            ];
             let mut out = Vec::with_capacity(16);
             out.push(tag);
             out.push(oref(x.oref)?);
-            for value in nums {
+            for value in x.nums() {
                 out.push(num_to_py(py, value)?);
             }
             PyTuple::new(py, out)
@@ -319,19 +303,8 @@ impl Hooks for PyHooks<'_> {
 }
 
 fn state_to_py<'py>(py: Python<'py>, state: &State) -> PyResult<Bound<'py, PyTuple>> {
-    let nums = [
-        state.cash,
-        state.value,
-        state.valuemkt,
-        state.valuelever,
-        state.valuemktlever,
-        state.fundvalue,
-        state.fundshares,
-        state.leverage,
-        state.unrealized,
-    ];
     let mut out = Vec::with_capacity(10);
-    for value in nums {
+    for value in state.nums() {
         out.push(num_to_py(py, value)?);
     }
     out.push(state.idle.into_bound_py_any(py)?);

@@ -308,6 +308,29 @@ pub struct Execution {
     pub position_price: Num,
 }
 
+impl Execution {
+    /// The numbers of the `REC_EXECUTED` tuple after `ref`, in its order (`dt` .. `position_price`).
+    #[must_use]
+    pub fn nums(&self) -> [Num; 14] {
+        [
+            self.dt,
+            self.size,
+            self.price,
+            self.closed,
+            self.closedvalue,
+            self.closedcomm,
+            self.opened,
+            self.openedvalue,
+            self.openedcomm,
+            self.pnl,
+            self.psize,
+            self.pprice,
+            self.position_size,
+            self.position_price,
+        ]
+    }
+}
+
 /// An output record; the variants mirror the `REC_*` tuples.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -414,4 +437,22 @@ pub struct State {
     /// Nothing can change before the next event: no order submitted, pending or to activate,
     /// no history order, cash addition or fund history, and every position flat.
     pub idle: bool,
+}
+
+impl State {
+    /// The numbers of the state tuple, in `contract.STATE_FIELDS` order (`idle` follows them).
+    #[must_use]
+    pub fn nums(&self) -> [Num; 9] {
+        [
+            self.cash,
+            self.value,
+            self.valuemkt,
+            self.valuelever,
+            self.valuemktlever,
+            self.fundvalue,
+            self.fundshares,
+            self.leverage,
+            self.unrealized,
+        ]
+    }
 }

@@ -327,23 +327,7 @@ impl Writer {
                 self.count(16);
                 self.int(0, tag)?;
                 self.int(1, i128::from(x.oref))?;
-                let nums = [
-                    x.dt,
-                    x.size,
-                    x.price,
-                    x.closed,
-                    x.closedvalue,
-                    x.closedcomm,
-                    x.opened,
-                    x.openedvalue,
-                    x.openedcomm,
-                    x.pnl,
-                    x.psize,
-                    x.pprice,
-                    x.position_size,
-                    x.position_price,
-                ];
-                for (k, v) in nums.into_iter().enumerate() {
+                for (k, v) in x.nums().into_iter().enumerate() {
                     self.num(k + 2, v)?;
                 }
                 Ok(())
@@ -353,18 +337,7 @@ impl Writer {
 
     fn state(&mut self, s: &State) -> Result<(), Unpackable> {
         self.count(10);
-        let nums = [
-            s.cash,
-            s.value,
-            s.valuemkt,
-            s.valuelever,
-            s.valuemktlever,
-            s.fundvalue,
-            s.fundshares,
-            s.leverage,
-            s.unrealized,
-        ];
-        for (k, v) in nums.into_iter().enumerate() {
+        for (k, v) in s.nums().into_iter().enumerate() {
             self.num(k, v)?;
         }
         self.word(KIND_BOOL, i64::from(s.idle).to_le_bytes());

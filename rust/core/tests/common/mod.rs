@@ -72,25 +72,7 @@ pub fn record_items(record: &Record) -> Vec<Item> {
         Record::Position { data } => vec![tag, Item::Int(*data as i128)],
         Record::Executed(x) => {
             let mut items = vec![tag, oref(&x.oref)];
-            items.extend(
-                [
-                    x.dt,
-                    x.size,
-                    x.price,
-                    x.closed,
-                    x.closedvalue,
-                    x.closedcomm,
-                    x.opened,
-                    x.openedvalue,
-                    x.openedcomm,
-                    x.pnl,
-                    x.psize,
-                    x.pprice,
-                    x.position_size,
-                    x.position_price,
-                ]
-                .map(Item::from),
-            );
+            items.extend(x.nums().map(Item::from));
             items
         }
     }
@@ -103,19 +85,7 @@ pub fn records(records: Vec<Record>) -> Vec<Vec<Item>> {
 
 /// The state as the tuple of `contract.STATE_FIELDS`.
 pub fn state_items(state: &State) -> Vec<Item> {
-    let mut items: Vec<Item> = [
-        state.cash,
-        state.value,
-        state.valuemkt,
-        state.valuelever,
-        state.valuemktlever,
-        state.fundvalue,
-        state.fundshares,
-        state.leverage,
-        state.unrealized,
-    ]
-    .map(Item::from)
-    .to_vec();
+    let mut items: Vec<Item> = state.nums().map(Item::from).to_vec();
     items.push(Item::Bool(state.idle));
     items
 }
