@@ -468,20 +468,29 @@ def _write_records(path: str, records: list[dict[str, Any]], complete: bool) -> 
     os.replace(tmp, path)
 
 
+def _cli_backend(command: str, backend: str | None) -> tuple[str | None, bool]:
+    """``--backend`` resolved (``"backtrader"`` stays as is); ``(name, True)`` when the Rust
+    core was asked for and does not import, which is reported on stderr."""
+    if backend == "backtrader":
+        return backend, False
+    try:
+        name, why = resolve_backend(backend)
+    except RustBackendUnavailable as exc:
+        print(f"{PROG} {command}: {exc}", file=sys.stderr)
+        return backend, True
+    if why is not None:
+        print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
+    return name, False
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
     script: str = ns.script
     if not os.path.isfile(script):
         print(f"{PROG} run: no such script: {script!r}", file=sys.stderr)
         return 2
-    backend: str | None = ns.backend
-    if backend != "backtrader":
-        try:
-            backend, why = resolve_backend(backend)
-        except RustBackendUnavailable as exc:
-            print(f"{PROG} run: {exc}", file=sys.stderr)
-            return 1
-        if why is not None:
-            print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
+    backend, failed = _cli_backend("run", ns.backend)
+    if failed:
+        return 1
     records: list[dict[str, Any]] | None = [] if ns.record_to else None
     complete = False
     cerebros: list[Any] | None = [] if ns.plot else None
@@ -805,15 +814,9 @@ def _sweep_command(ns: argparse.Namespace) -> int:
     if ns.resume and not ns.out:
         print(f"{PROG} sweep: --resume needs --out (the results file to resume)", file=sys.stderr)
         return 2
-    backend: str | None = ns.backend
-    if backend != "backtrader":
-        try:
-            backend, why = resolve_backend(backend)
-        except RustBackendUnavailable as exc:
-            print(f"{PROG} sweep: {exc}", file=sys.stderr)
-            return 1
-        if why is not None:
-            print(f"{PROG}: backend 'auto' uses the Python core ({why})", file=sys.stderr)
+    backend, failed = _cli_backend("sweep", ns.backend)
+    if failed:
+        return 1
     try:
         module = _import_script(script)
     except Exception as exc:
