@@ -36,6 +36,10 @@ fn core_version() -> &'static str {
 
 /// Classify one object as the Python core's checks see it.
 fn classify(obj: &Bound<'_, PyAny>) -> Value {
+    // Exact floats first: most items of bars and orders are prices.
+    if let Ok(float) = obj.cast_exact::<PyFloat>() {
+        return Value::Float(float.value());
+    }
     if let Ok(flag) = obj.cast::<PyBool>() {
         return Value::Bool(flag.is_true());
     }
@@ -351,14 +355,10 @@ fn build_py_err(py: Python<'_>, err: CoreError, src: &Sources<'_, '_>) -> PyResu
             }
             PyOverflowError::new_err("int too large to convert to float")
         }
-        CoreError::ZeroDivision {
-            dividend,
-            divisor,
-            floor,
-        } => {
+        CoreError::ZeroDivision(z) => {
             // Let Python raise its own ZeroDivisionError for these operands.
-            let (a, b) = (num_to_py(py, dividend)?, num_to_py(py, divisor)?);
-            if floor {
+            let (a, b) = (num_to_py(py, z.dividend)?, num_to_py(py, z.divisor)?);
+            if z.floor {
                 a.floor_div(b)?;
             } else {
                 a.div(b)?;

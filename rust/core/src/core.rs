@@ -19,6 +19,7 @@ use crate::event::{
     EXEC_LIMIT, EXEC_MARKET, EXEC_STOP, EXEC_STOPLIMIT, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT,
     FILLER_BARPOINTPERC, FILLER_CALLBACK, FILLER_FIXEDBARPERC, FILLER_FIXEDSIZE, FILLER_NONE,
 };
+use crate::group::Group;
 use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderState};
@@ -49,9 +50,9 @@ pub struct Core {
     /// a pass is interrupted by an exception, as in the Python core).
     pub(crate) pending: VecDeque<Option<usize>>,
     pub(crate) toactivate: VecDeque<usize>,
-    pub(crate) pchildren: FastMap<u64, VecDeque<usize>>,
+    pub(crate) pchildren: FastMap<u64, Group<usize>>,
     pub(crate) ocos: FastMap<u64, u64>,
-    pub(crate) ocol: FastMap<u64, Vec<u64>>,
+    pub(crate) ocol: FastMap<u64, Group<u64>>,
     pub(crate) value: Num,
     pub(crate) valuemkt: Num,
     pub(crate) valuelever: Num,
@@ -387,7 +388,7 @@ impl Core {
         match oco {
             None => {
                 self.ocos.insert(oref, oref);
-                self.ocol.entry(oref).or_default().push(oref);
+                self.ocol.entry(oref).or_default().push_back(oref);
             }
             Some(oco) => {
                 let ocoref = *self
@@ -395,7 +396,7 @@ impl Core {
                     .get(&oco)
                     .ok_or(CoreError::KeyError(i128::from(oco)))?;
                 self.ocos.insert(oref, ocoref);
-                self.ocol.entry(ocoref).or_default().push(oref);
+                self.ocol.entry(ocoref).or_default().push_back(oref);
             }
         }
         Ok(())
@@ -416,12 +417,13 @@ impl Core {
         let Some(pref) = self.take_children(idx, records) else {
             return;
         };
-        let pc = self.pchildren.entry(pref).or_default();
-        pc.push_back(idx);
+        self.pchildren.entry(pref).or_default().push_back(idx);
         if self.orders[idx].transmit {
-            let group: Vec<usize> = pc.iter().copied().collect();
-            for x in group {
+            // `transmit` never touches `pchildren`: the group is read in place
+            let mut k = 0;
+            while let Some(x) = self.pchildren.get(&pref).and_then(|pc| pc.get(k)) {
                 self.transmit(x, check, notified && x == idx, records);
+                k += 1;
             }
         }
     }

@@ -127,6 +127,17 @@ impl fmt::Display for InputError {
     }
 }
 
+/// The operands of a division by zero ([`CoreError::ZeroDivision`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeroDivision {
+    /// The dividend.
+    pub dividend: Num,
+    /// The (zero) divisor.
+    pub divisor: Num,
+    /// Floor division (`//`) rather than true division (`/`).
+    pub floor: bool,
+}
+
 /// Everything a core call can fail with.
 ///
 /// Only [`CoreError::Input`] is raised before any state change; the others are raised where the
@@ -145,14 +156,10 @@ pub enum CoreError {
     IntToFloat(Origin),
     /// A division by zero (Python: `ZeroDivisionError`), e.g. the fund value when the starting
     /// cash, hence the number of fund shares, is zero (as in Backtrader's `BackBroker`).
-    ZeroDivision {
-        /// The dividend.
-        dividend: Num,
-        /// The (zero) divisor.
-        divisor: Num,
-        /// Floor division (`//`) rather than true division (`/`).
-        floor: bool,
-    },
+    ///
+    /// Boxed: every arithmetic step returns `Result<Num, CoreError>`, which stays small only
+    /// when no variant carries numbers inline.
+    ZeroDivision(Box<ZeroDivision>),
     /// A missing key (Python: `KeyError(key)`), e.g. a cancel of an order that a history event
     /// of the same batch only announces.
     KeyError(i128),
@@ -198,13 +205,9 @@ impl fmt::Display for CoreError {
             CoreError::Input(err) => err.fmt(f),
             CoreError::NoLen { bar } => write!(f, "bar #{bar} has no len()"),
             CoreError::IntToFloat(_) => f.write_str("int too large to convert to float"),
-            CoreError::ZeroDivision {
-                dividend,
-                divisor,
-                floor,
-            } => {
-                let op = if *floor { "//" } else { "/" };
-                write!(f, "division by zero: {dividend} {op} {divisor}")
+            CoreError::ZeroDivision(z) => {
+                let op = if z.floor { "//" } else { "/" };
+                write!(f, "division by zero: {} {op} {}", z.dividend, z.divisor)
             }
             CoreError::KeyError(key) => write!(f, "KeyError: {key}"),
             CoreError::IndexError(why) => write!(f, "IndexError: {why}"),

@@ -17,6 +17,7 @@ mod comm;
 mod core;
 mod error;
 mod event;
+mod group;
 mod hashing;
 mod hooks;
 mod ledger;
@@ -30,7 +31,7 @@ mod value;
 
 pub use crate::comm::{CommSpec, COMM_METHODS};
 pub use crate::core::Core;
-pub use crate::error::{CoreError, ErrValue, InputError, Origin};
+pub use crate::error::{CoreError, ErrValue, InputError, Origin, ZeroDivision};
 pub use crate::event::{
     Bar, Config, Event, Execution, OrderSpec, Record, State, BAR_LENGTH, CONTRACT_VERSION,
     EVENT_LENGTHS, EVENT_NAMES, EV_ADD_CASH, EV_CANCEL, EV_CONFIG, EV_DATA, EV_FUND, EV_HISTORY,

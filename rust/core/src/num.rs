@@ -15,7 +15,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::error::CoreError;
+use crate::error::{CoreError, ZeroDivision};
 
 /// A Python number: `int` or `float`.
 ///
@@ -154,10 +154,12 @@ impl Num {
 
     /// `a / b` (true division): a `float`; a zero divisor raises `ZeroDivisionError`.
     pub fn over(self, other: Num) -> Result<Num, CoreError> {
-        let zero_division = || CoreError::ZeroDivision {
-            dividend: self,
-            divisor: other,
-            floor: false,
+        let zero_division = || {
+            CoreError::ZeroDivision(Box::new(ZeroDivision {
+                dividend: self,
+                divisor: other,
+                floor: false,
+            }))
         };
         match (self, other) {
             (Num::Int(_), Num::Int(0)) => Err(zero_division()),
@@ -176,10 +178,12 @@ impl Num {
     /// (`_float_div_mod`) on the operands converted to `float`; a zero divisor raises
     /// `ZeroDivisionError`.
     pub fn floordiv(self, other: Num) -> Result<Num, CoreError> {
-        let zero_division = || CoreError::ZeroDivision {
-            dividend: self,
-            divisor: other,
-            floor: true,
+        let zero_division = || {
+            CoreError::ZeroDivision(Box::new(ZeroDivision {
+                dividend: self,
+                divisor: other,
+                floor: true,
+            }))
         };
         match (self, other) {
             (Num::Int(_), Num::Int(0)) => Err(zero_division()),
@@ -306,6 +310,11 @@ const TWO_POW_127: f64 = f64::from_bits(0x47E0_0000_0000_0000);
 
 /// Exact comparison of an `int` with a `float`, as Python's `float_richcompare`.
 fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
+    // An int within 2**53 is exactly a float: one float comparison is exact (NaN -> None).
+    if (-(1_i128 << 53)..=1 << 53).contains(&i) {
+        // (through i64: a single instruction; i128 -> f64 is a software routine)
+        return (i as i64 as f64).partial_cmp(&f);
+    }
     if f.is_nan() {
         return None;
     }
@@ -412,20 +421,14 @@ mod tests {
     fn division_by_zero_is_an_error() {
         assert!(matches!(
             f(1.0).over(f(0.0)),
-            Err(CoreError::ZeroDivision { .. })
+            Err(CoreError::ZeroDivision(_))
         ));
         assert!(matches!(
             f(1.0).over(f(-0.0)),
-            Err(CoreError::ZeroDivision { .. })
+            Err(CoreError::ZeroDivision(_))
         ));
-        assert!(matches!(
-            i(1).over(i(0)),
-            Err(CoreError::ZeroDivision { .. })
-        ));
-        assert!(matches!(
-            f(1.0).over(i(0)),
-            Err(CoreError::ZeroDivision { .. })
-        ));
+        assert!(matches!(i(1).over(i(0)), Err(CoreError::ZeroDivision(_))));
+        assert!(matches!(f(1.0).over(i(0)), Err(CoreError::ZeroDivision(_))));
     }
 
     #[test]
@@ -492,11 +495,11 @@ mod tests {
         assert!(matches!(f(f64::INFINITY).floordiv(f(2.0)).unwrap(), Num::Float(v) if v.is_nan()));
         assert!(matches!(
             f(1.0).floordiv(i(0)),
-            Err(CoreError::ZeroDivision { floor: true, .. })
+            Err(CoreError::ZeroDivision(z)) if z.floor
         ));
         assert!(matches!(
             i(1).floordiv(i(0)),
-            Err(CoreError::ZeroDivision { floor: true, .. })
+            Err(CoreError::ZeroDivision(z)) if z.floor
         ));
     }
 

@@ -272,8 +272,10 @@ impl Writer {
     }
 
     fn word(&mut self, kind: u8, payload: [u8; 8]) {
-        self.out.push(kind);
-        self.out.extend_from_slice(&payload);
+        // one 9-byte copy: a push then an 8-byte extend checked the capacity twice per value
+        let mut word = [kind; 9];
+        word[1..].copy_from_slice(&payload);
+        self.out.extend_from_slice(&word);
     }
 
     fn int(&mut self, k: usize, v: i128) -> Result<(), Unpackable> {

@@ -126,7 +126,10 @@ impl Core {
                 .map(|(k, v)| (k, v.iter().map(|&idx| at[idx]).collect()))
                 .collect(),
             ocos: sorted(&self.ocos),
-            ocol: sorted(&self.ocol),
+            ocol: sorted(&self.ocol)
+                .into_iter()
+                .map(|(k, v)| (k, v.iter().copied().collect()))
+                .collect(),
             d_credit: sorted(&self.d_credit),
             cash_addition: self.cash_addition.iter().copied().collect(),
             history: self.history.clone(),
@@ -235,10 +238,13 @@ impl Core {
             toactivate: VecDeque::from(toactivate),
             pchildren: pchildren
                 .into_iter()
-                .map(|(k, v)| (k, VecDeque::from(v)))
+                .map(|(k, v)| (k, v.into_iter().collect()))
                 .collect(),
             ocos: ocos.into_iter().collect(),
-            ocol: ocol.into_iter().collect(),
+            ocol: ocol
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
             value,
             valuemkt,
             valuelever,

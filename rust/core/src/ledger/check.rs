@@ -87,7 +87,7 @@ impl std::error::Error for LedgerError {}
 impl From<CoreError> for LedgerError {
     fn from(err: CoreError) -> Self {
         match err {
-            CoreError::ZeroDivision { .. } => LedgerError::ZeroDivision,
+            CoreError::ZeroDivision(_) => LedgerError::ZeroDivision,
             _ => LedgerError::Overflow,
         }
     }

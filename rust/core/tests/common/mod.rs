@@ -114,7 +114,7 @@ pub fn vb(v: bool) -> Value {
 pub fn error_name(err: &CoreError) -> String {
     match err {
         CoreError::Input(e) => format!("CoreInputError: {e}"),
-        CoreError::ZeroDivision { .. } => "ZeroDivisionError".to_owned(),
+        CoreError::ZeroDivision(_) => "ZeroDivisionError".to_owned(),
         CoreError::KeyError(_) => "KeyError".to_owned(),
         CoreError::IndexError(_) => "IndexError".to_owned(),
         CoreError::IntToFloat(_) | CoreError::IntOverflow => "OverflowError".to_owned(),
