@@ -246,10 +246,10 @@ impl Core {
     }
 
     /// [`Core::step_with`] with unchecked events and bars.
-    pub fn step_raw(
+    pub fn step_raw<I: crate::value::Item>(
         &mut self,
-        events: &[RawItem],
-        bars: &[RawItem],
+        events: &[I],
+        bars: &[I],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<Record>, CoreError> {
         let (events, bars) = validate(self, events, Some(bars))?;

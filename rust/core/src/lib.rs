@@ -57,7 +57,7 @@ pub use crate::packed::{
 pub use crate::position::Position;
 pub use crate::snapshot::Snapshot;
 pub use crate::validate::REASON_TOO_LARGE;
-pub use crate::value::{RawItem, Value, MAX_ITEMS};
+pub use crate::value::{Item, RawItem, Value, MAX_ITEMS};
 
 /// Version of the core crate (taken from the workspace `Cargo.toml`).
 #[must_use]

@@ -10,7 +10,7 @@ use crate::error::{CoreError, ErrValue};
 use crate::event::{Record, State};
 use crate::hooks::Hooks;
 use crate::num::Num;
-use crate::value::{RawItem, Value, MAX_ITEMS};
+use crate::value::{Item, RawItem, Value, MAX_ITEMS};
 
 /// Layout version of both buffers.
 pub const PACKED_VERSION: u32 = 1;
@@ -52,26 +52,100 @@ fn bad(field: &str, value: ErrValue, reason: String) -> CoreError {
     CoreError::input(WHAT, field, value, reason, None)
 }
 
+/// Bytes of one packed value: a kind byte and an 8-byte little-endian payload.
+const VALUE_BYTES: usize = 9;
+
+/// One item (an event or a bar) of a batch that [`scan`] accepted, read in place: a value is
+/// decoded only when validation looks at it, so a step needs no [`RawItem`]s.
+#[derive(Clone, Copy, Debug)]
+struct PackedItem<'a> {
+    /// The item's `len` values (`len * VALUE_BYTES` bytes).
+    values: &'a [u8],
+    len: usize,
+}
+
+impl Item for PackedItem<'_> {
+    #[inline]
+    fn is_tuple(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn length(&self) -> Option<usize> {
+        Some(self.len)
+    }
+
+    /// Value `index`, decoded as a checked batch's is (no error is possible); `None` beyond the
+    /// item's length or the first [`MAX_ITEMS`], as [`RawItem::get`] (a longer item is refused
+    /// for its length before any item beyond the tag is looked at).
+    #[inline]
+    fn get(&self, index: usize) -> Value {
+        if index >= MAX_ITEMS {
+            return Value::None;
+        }
+        // index < MAX_ITEMS: no overflow; `values` holds `len` whole values, so the slice is
+        // there exactly when index < len
+        let start = index * VALUE_BYTES;
+        let Some((&kind, payload)) = self
+            .values
+            .get(start..start + VALUE_BYTES)
+            .and_then(<[u8]>::split_first)
+        else {
+            return Value::None;
+        };
+        // 8 bytes by construction (the conversion cannot fail)
+        let Ok(payload) = <[u8; 8]>::try_from(payload) else {
+            return Value::None;
+        };
+        match kind {
+            KIND_BOOL => Value::Bool(payload[0] == 1),
+            KIND_INT => Value::Int(i128::from(i64::from_le_bytes(payload))),
+            KIND_FLOAT => Value::Float(f64::from_le_bytes(payload)),
+            _ => Value::None,
+        }
+    }
+}
+
+impl PackedItem<'_> {
+    /// The item as a [`RawItem`] (its first [`MAX_ITEMS`] values).
+    fn to_raw(self) -> RawItem {
+        let mut item = RawItem::tuple(self.len);
+        for k in 0..self.len.min(MAX_ITEMS) {
+            item.set(k, self.get(k));
+        }
+        item
+    }
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize, field: &str) -> Result<&[u8], CoreError> {
+impl<'a> Reader<'a> {
+    #[inline]
+    fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8], CoreError> {
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         let Some(end) = end else {
-            return Err(bad(
-                "length",
-                ErrValue::Int(self.buf.len() as i128),
-                format!("truncated: {field} needs {n} bytes at offset {}", self.pos),
-            ));
+            return Err(self.truncated(n, field));
         };
         let out = &self.buf[self.pos..end];
         self.pos = end;
         Ok(out)
     }
 
+    /// The error of a [`Reader::take`] past the end (out of line: a valid batch never builds it).
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, n: usize, field: &str) -> CoreError {
+        bad(
+            "length",
+            ErrValue::Int(self.buf.len() as i128),
+            format!("truncated: {field} needs {n} bytes at offset {}", self.pos),
+        )
+    }
+
+    #[inline(always)]
     fn u32(&mut self, field: &str) -> Result<u32, CoreError> {
         let bytes = self.take(4, field)?;
         Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
@@ -108,28 +182,12 @@ impl Reader<'_> {
         }
     }
 
-    /// Read one item onto the end of `into` (built in place: an item is large), from a batch
-    /// that [`scan`] accepted: no error is possible past the lengths, so values are decoded
-    /// without the checks of [`Reader::value`].
-    fn item_into(&mut self, into: &mut Vec<RawItem>) -> Result<(), CoreError> {
+    /// Read one item of a batch that [`scan`] accepted: no error is possible past the lengths,
+    /// so its values are left to [`PackedItem::get`], without the checks of [`Reader::value`].
+    fn item(&mut self) -> Result<PackedItem<'a>, CoreError> {
         let len = self.u32("an item length")? as usize;
-        let bytes = self.take(len.saturating_mul(9), "an item")?;
-        into.push(RawItem::tuple(len));
-        let item = into.last_mut().expect("just pushed");
-        for (k, value) in bytes.chunks_exact(9).take(MAX_ITEMS).enumerate() {
-            let mut payload = [0u8; 8];
-            payload.copy_from_slice(&value[1..9]);
-            item.set(
-                k,
-                match value[0] {
-                    KIND_BOOL => Value::Bool(payload[0] == 1),
-                    KIND_INT => Value::Int(i128::from(i64::from_le_bytes(payload))),
-                    KIND_FLOAT => Value::Float(f64::from_le_bytes(payload)),
-                    _ => Value::None,
-                },
-            );
-        }
-        Ok(())
+        let values = self.take(len.saturating_mul(VALUE_BYTES), "an item")?;
+        Ok(PackedItem { values, len })
     }
 
     /// Check one item without keeping it.
@@ -159,21 +217,22 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Read step's events and bars into the (cleared) buffers.
-    fn step_into(
+    /// Read a step's events and bars into the (cleared) buffers, each item as `convert` makes it.
+    fn step_into<T>(
         &mut self,
-        events: &mut Vec<RawItem>,
-        bars: &mut Vec<RawItem>,
+        events: &mut Vec<T>,
+        bars: &mut Vec<T>,
+        convert: impl Fn(PackedItem<'a>) -> T,
     ) -> Result<(), CoreError> {
         events.clear();
         bars.clear();
         let n_events = self.u32("an event count")? as usize;
         let n_bars = self.u32("a bar count")? as usize;
         for _ in 0..n_events {
-            self.item_into(events)?;
+            events.push(convert(self.item()?));
         }
         for _ in 0..n_bars {
-            self.item_into(bars)?;
+            bars.push(convert(self.item()?));
         }
         Ok(())
     }
@@ -241,7 +300,7 @@ pub fn decode_steps(buf: &[u8]) -> Result<Vec<PackedStep>, CoreError> {
             events: Vec::new(),
             bars: Vec::new(),
         };
-        reader.step_into(&mut step.events, &mut step.bars)?;
+        reader.step_into(&mut step.events, &mut step.bars, PackedItem::to_raw)?;
         steps.push(step);
     }
     Ok(steps)
@@ -375,11 +434,12 @@ impl Core {
         out.out.extend_from_slice(RESULTS_MAGIC);
         out.out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
         out.count(n_steps);
-        // the batch is known to be well formed: decode one step at a time into reused buffers
+        // the batch is known to be well formed: read one step at a time into reused buffers of
+        // views, validated in place
         let mut reader = Reader { buf, pos: start };
         let (mut events, mut bars) = (Vec::new(), Vec::new());
         for k in 0..n_steps {
-            let outcome = match reader.step_into(&mut events, &mut bars) {
+            let outcome = match reader.step_into(&mut events, &mut bars, |item| item) {
                 Err(error) => Err(PackedError { step: None, error }),
                 Ok(()) => match self.step_raw(&events, &bars, hooks) {
                     Ok(records) => out

@@ -13,7 +13,7 @@ use crate::event::{
     EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT, FILLER_CALLBACK,
 };
 use crate::num::{Num, ZERO};
-use crate::value::{RawItem, Value};
+use crate::value::{Item, Value};
 
 /// Reason of the one check the Python core does not have: an int it would carry as a big int
 /// (an index beyond 64 bits, a number beyond 128 bits).
@@ -229,10 +229,10 @@ struct Compensate {
 }
 
 /// `PyCore._validate(events, bars)`; `bars` is `None` for `apply`.
-pub(crate) fn validate(
+pub(crate) fn validate<I: Item>(
     core: &Core,
-    events: &[RawItem],
-    bars: Option<&[RawItem]>,
+    events: &[I],
+    bars: Option<&[I]>,
 ) -> Result<(Vec<Event>, Vec<Bar>), CoreError> {
     let mut datas = Datas {
         core,
@@ -599,9 +599,9 @@ fn check_price(
     }
 }
 
-fn validate_submit(
+fn validate_submit<I: Item>(
     what: What,
-    tuple: &RawItem,
+    tuple: &I,
     i: usize,
     datas: &Datas<'_>,
     known: &Known<'_>,

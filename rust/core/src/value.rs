@@ -135,6 +135,35 @@ impl RawItem {
     }
 }
 
+/// An unchecked event or bar as validation reads it: [`RawItem`], or a view of one that is
+/// decoded only as its items are looked at (a packed batch's). Every implementation answers as
+/// [`RawItem`]'s methods of the same names do for the same object.
+pub trait Item {
+    /// `isinstance(obj, tuple)`.
+    fn is_tuple(&self) -> bool;
+    /// `len(obj)`, `None` when it has no length.
+    fn length(&self) -> Option<usize>;
+    /// Item `index` of a tuple (`None` beyond its length or the first [`MAX_ITEMS`]).
+    fn get(&self, index: usize) -> Value;
+}
+
+impl Item for RawItem {
+    #[inline]
+    fn is_tuple(&self) -> bool {
+        RawItem::is_tuple(self)
+    }
+
+    #[inline]
+    fn length(&self) -> Option<usize> {
+        RawItem::length(self)
+    }
+
+    #[inline]
+    fn get(&self, index: usize) -> Value {
+        RawItem::get(self, index)
+    }
+}
+
 fn index_value(index: usize) -> Value {
     // usize -> i128 is lossless on every supported target.
     Value::Int(index as i128)

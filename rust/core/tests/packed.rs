@@ -322,3 +322,70 @@ fn malformed_batches_are_refused_before_anything_runs() {
     );
     assert!(core.snapshot() == before, "the core changed");
 }
+
+#[test]
+fn malformed_items_fail_in_a_batch_as_in_single_steps() {
+    let rec = load(&fixture_paths()[0]);
+    let steps = recorded_steps(&rec);
+    // the first step with events and bars, after the steps that registered its datas
+    let at = steps
+        .iter()
+        .position(|(events, bars)| !events.is_empty() && !bars.is_empty())
+        .expect("a step with events and bars");
+    let (prefix, (events, bars)) = (&steps[..at], steps[at].clone());
+    let with_event = |event: Vec<Value>| -> Step {
+        let mut events = events.clone();
+        events.push(event);
+        (events, bars.clone())
+    };
+    let with_bar = |edit: &dyn Fn(&mut Vec<Value>)| -> Step {
+        let mut bars = bars.clone();
+        edit(&mut bars[0]);
+        (events.clone(), bars)
+    };
+    let long = |mut values: Vec<Value>, len: usize| {
+        values.resize(len, Value::Int(0));
+        values
+    };
+    let bad_steps: Vec<Step> = vec![
+        with_event(long(events[0].clone(), 25)),
+        with_event(long(vec![Value::Int(2)], 30)),
+        with_event(long(vec![Value::Int(2)], 21)),
+        with_event(vec![]),
+        with_event(vec![Value::Float(0.0)]),
+        with_event(vec![Value::None, Value::Int(1)]),
+        with_event(vec![Value::Int(99)]),
+        with_bar(&|bar| bar.resize(30, Value::Float(1.0))),
+        with_bar(&|bar| bar.truncate(14)),
+        with_bar(&|bar| bar[0] = Value::Float(0.0)),
+        with_bar(&|bar| bar[1] = Value::Bool(true)),
+        with_bar(&|bar| bar[5] = Value::None),
+        with_bar(&|bar| bar[14] = Value::Float(1.5)),
+    ];
+    for bad in bad_steps {
+        let mut batch = prefix.to_vec();
+        batch.push(bad.clone());
+        let mut single = new_core(&rec);
+        for (events, bars) in prefix {
+            single
+                .step_raw(&raw(events), &raw(bars), &mut NoHooks)
+                .expect("a recorded step");
+        }
+        let expected = single
+            .step_raw(&raw(&bad.0), &raw(&bad.1), &mut NoHooks)
+            .expect_err("a malformed step");
+        assert!(matches!(expected, CoreError::Input(_)), "{expected:?}");
+        let mut core = new_core(&rec);
+        let before = core.snapshot();
+        let err = core
+            .step_packed(&pack(&batch), &mut NoHooks)
+            .expect_err("a malformed batch");
+        assert_eq!(err.step, Some(at));
+        assert_eq!(err.error, expected);
+        assert!(core.snapshot() == before, "the core changed");
+        // the decoded batch holds the same items
+        let decoded = cracktrader_core::decode_steps(&pack(&batch)).expect("a well formed batch");
+        assert_eq!(decoded[at].events, raw(&bad.0));
+        assert_eq!(decoded[at].bars, raw(&bad.1));
+    }
+}
