@@ -559,7 +559,7 @@ class CrackBroker(bt.BrokerBase):
             return core
         self._close_log()
         log = self._log_file = open(path, "w")  # noqa: SIM115 - closed in stop()
-        return RecordingCore(core, cash, checksubmit, shortcash, fundstartval, sink=log)
+        return RecordingCore(core, cash, checksubmit, shortcash, fundstartval, sink=log, keep=False)
 
     _log_file: IO[str] | None = None
 

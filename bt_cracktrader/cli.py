@@ -207,7 +207,7 @@ def cmd_replay(ns: argparse.Namespace) -> int:
 
         def recording_core(cash: Any, checksubmit: Any, shortcash: Any, fund: Any) -> Any:
             inner = core_cls(cash, checksubmit, shortcash, fund)
-            return RecordingCore(inner, cash, checksubmit, shortcash, fund, sink=out)
+            return RecordingCore(inner, cash, checksubmit, shortcash, fund, sink=out, keep=False)
 
         factory = recording_core if out is not None else core_cls
         calls = replay(recording, factory)

@@ -47,7 +47,10 @@ def _plain(obj: Any) -> Any:
 
 
 class RecordingCore:
-    """Wraps a core and records every call with its inputs and outputs."""
+    """Wraps a core and records every call with its inputs and outputs, writing them as JSON
+    lines to ``sink`` when one is given. With ``keep=False`` the calls are only written to
+    ``sink``, not kept in ``recording`` (a broker's ``replay_log`` of a long run would
+    otherwise hold every bar of it in memory)."""
 
     def __init__(
         self,
@@ -57,10 +60,12 @@ class RecordingCore:
         shortcash: bool,
         fundstartval: float,
         sink: TextIO | None = None,
+        keep: bool = True,
     ) -> None:
         self.inner = inner
         self.backend = inner.backend
         self.sink = sink
+        self.keep = keep
         self.recording: dict[str, Any] = {
             "contract_version": CONTRACT_VERSION,
             "init": {
@@ -90,7 +95,8 @@ class RecordingCore:
         return make
 
     def _call(self, entry: dict[str, Any], fn: Callable[[], Any]) -> Any:
-        self.recording["calls"].append(entry)
+        if self.keep:
+            self.recording["calls"].append(entry)
         try:
             return fn()
         except CoreInputError as exc:

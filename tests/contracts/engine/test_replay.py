@@ -30,13 +30,23 @@ class _Mixed(bt.Strategy):
             self.close()
 
 
-def _write_log(backend: str, path: Path) -> None:
+def _write_log(backend: str, path: Path) -> CrackBroker:
     cerebro = bt.Cerebro()
     cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(DATA / "orcl-2014.txt")))
     cerebro.addstrategy(_Mixed)
-    cerebro.setbroker(CrackBroker(backend=backend, replay_log=str(path)))
+    broker = CrackBroker(backend=backend, replay_log=str(path))
+    cerebro.setbroker(broker)
     cerebro.broker.setcommission(commission=0.001)
     cerebro.run()
+    return broker
+
+
+def test_a_replay_log_is_streamed_not_kept_in_memory(backend: str, tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    broker = _write_log(backend, log)
+    assert len(log.read_text().splitlines()) > 100
+    # a long run must not hold every call of it: the log file is the recording
+    assert broker._core.recording["calls"] == []
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
