@@ -49,6 +49,12 @@ pub struct Core {
     /// The pending queue; `None` is the end-of-pass sentinel of `next()` (one stays behind when
     /// a pass is interrupted by an exception, as in the Python core).
     pub(crate) pending: VecDeque<Option<usize>>,
+    /// How many times each order (by index) sits in `pending` (twice for the re-transmit
+    /// quirk): cancelling or OCO-checking an order that is not queued skips the queue scan.
+    pub(crate) queued: Vec<u32>,
+    /// Some order ref was reused (a history order may reuse one): `by_ref` then no longer
+    /// names every order of a ref, and OCO checks always scan the queue.
+    pub(crate) refs_shared: bool,
     pub(crate) toactivate: VecDeque<usize>,
     pub(crate) pchildren: FastMap<u64, Group<usize>>,
     pub(crate) ocos: FastMap<u64, u64>,
@@ -155,6 +161,8 @@ impl Core {
             by_ref: FastMap::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
+            queued: Vec::new(),
+            refs_shared: false,
             toactivate: VecDeque::new(),
             pchildren: FastMap::default(),
             ocos: FastMap::default(),
@@ -378,8 +386,11 @@ impl Core {
     /// `order = _Order(ev); self.orders[order.ref] = order`.
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
         self.orders.push(Order::new(spec));
+        self.queued.push(0);
         let idx = self.orders.len() - 1;
-        self.by_ref.insert(spec.oref, idx);
+        if self.by_ref.insert(spec.oref, idx).is_some() {
+            self.refs_shared = true;
+        }
         idx
     }
 
@@ -446,10 +457,17 @@ impl Core {
         let order = &mut self.orders[idx];
         order.pannotated = None;
         order.state = OrderState::Pending;
-        self.pending.push_back(Some(idx));
+        let oref = order.oref;
+        self.enqueue(idx);
         if !notified {
-            records.push(Record::Accepted { oref: order.oref });
+            records.push(Record::Accepted { oref });
         }
+    }
+
+    /// `self.pending.append(order)`.
+    fn enqueue(&mut self, idx: usize) {
+        self.pending.push_back(Some(idx));
+        self.queued[idx] += 1;
     }
 
     fn cancel(
@@ -459,10 +477,14 @@ impl Core {
         bracket: bool,
         notified: bool,
     ) -> Result<bool, CoreError> {
-        let Some(k) = self.pending.iter().position(|&o| o == Some(idx)) else {
+        if self.queued[idx] == 0 {
             return Ok(false);
+        }
+        let Some(k) = self.pending.iter().position(|&o| o == Some(idx)) else {
+            return Err(CoreError::Internal("a queued order missing from pending"));
         };
         self.pending.remove(k);
+        self.queued[idx] -= 1;
         let order = &mut self.orders[idx];
         order.state = OrderState::Done;
         order.completed = false;
@@ -510,6 +532,13 @@ impl Core {
         let Some(ocol) = ocol.filter(|l| !l.is_empty()) else {
             return Ok(());
         };
+        let queued = |oref: &u64| match self.by_ref.get(oref) {
+            Some(&o) => self.queued[o] > 0,
+            None => true, // not an order of this core: scan to be sure
+        };
+        if !self.refs_shared && !ocol.iter().any(queued) {
+            return Ok(()); // (the usual case) no member is queued: the scan would find none
+        }
         for i in (0..self.pending.len()).rev() {
             let Some(o) = self.pending[i] else {
                 continue;
@@ -517,6 +546,7 @@ impl Core {
             let order = &mut self.orders[o];
             if ocol.contains(&order.oref) {
                 self.pending.remove(i);
+                self.queued[o] -= 1;
                 order.state = OrderState::Done;
                 // an order re-transmitted into a bracket sits twice in pending: its own fill
                 // cancels its twin, and the order then no longer counts as completed
@@ -598,6 +628,7 @@ impl Core {
             let Some(idx) = queued else {
                 break;
             };
+            self.queued[idx] -= 1;
             let bar = marks.get(self.orders[idx].data)?;
             if self.orders[idx].expired(bar.dt) {
                 let order = &mut self.orders[idx];
@@ -606,7 +637,7 @@ impl Core {
                 self.ococheck(idx, records)?;
                 self.bracketize(idx, records, true)?;
             } else if !self.orders[idx].active {
-                self.pending.push_back(Some(idx));
+                self.enqueue(idx);
             } else {
                 let mut cx = Ctx {
                     bar,
@@ -616,7 +647,7 @@ impl Core {
                 };
                 self.try_exec(idx, &mut cx)?;
                 if self.orders[idx].alive() {
-                    self.pending.push_back(Some(idx));
+                    self.enqueue(idx);
                 } else if self.orders[idx].completed {
                     self.bracketize(idx, records, false)?;
                 }

@@ -91,12 +91,14 @@ fn overflow() -> CoreError {
 impl Num {
     /// `True` for a Python `int`.
     #[must_use]
+    #[inline]
     pub fn is_int(self) -> bool {
         matches!(self, Num::Int(_))
     }
 
     /// `float(self)`: an `int` converted with correct rounding (ties to even), as Python does.
     #[must_use]
+    #[inline]
     pub fn to_f64(self) -> f64 {
         match self {
             // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`. Through i64 when
@@ -111,6 +113,7 @@ impl Num {
 
     /// Python's truth value (`bool(x)`): non-zero; a NaN is true.
     #[must_use]
+    #[inline]
     pub fn truthy(self) -> bool {
         match self {
             Num::Int(v) => v != 0,
@@ -129,6 +132,7 @@ impl Num {
     }
 
     /// `a + b`.
+    #[inline]
     pub fn plus(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_add(b).map(Num::Int).ok_or_else(overflow),
@@ -137,6 +141,7 @@ impl Num {
     }
 
     /// `a - b`.
+    #[inline]
     pub fn minus(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map(Num::Int).ok_or_else(overflow),
@@ -145,6 +150,7 @@ impl Num {
     }
 
     /// `a * b`.
+    #[inline]
     pub fn times(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_mul(b).map(Num::Int).ok_or_else(overflow),
@@ -225,6 +231,7 @@ impl Num {
     /// Python's comparison: exact also between an `int` and a `float`; `None` when a NaN is
     /// involved (every ordering comparison is then false).
     #[must_use]
+    #[inline]
     pub fn py_cmp(self, other: Num) -> Option<Ordering> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Some(a.cmp(&b)),
@@ -236,12 +243,14 @@ impl Num {
 
     /// `a > b`.
     #[must_use]
+    #[inline]
     pub fn gt(self, other: Num) -> bool {
         self.py_cmp(other) == Some(Ordering::Greater)
     }
 
     /// `a >= b`.
     #[must_use]
+    #[inline]
     pub fn ge(self, other: Num) -> bool {
         matches!(
             self.py_cmp(other),
@@ -251,18 +260,21 @@ impl Num {
 
     /// `a < b`.
     #[must_use]
+    #[inline]
     pub fn lt(self, other: Num) -> bool {
         self.py_cmp(other) == Some(Ordering::Less)
     }
 
     /// `a <= b`.
     #[must_use]
+    #[inline]
     pub fn le(self, other: Num) -> bool {
         matches!(self.py_cmp(other), Some(Ordering::Less | Ordering::Equal))
     }
 
     /// `a == b` in Python (numeric equality: `1 == 1.0`, `0.0 == -0.0`).
     #[must_use]
+    #[inline]
     pub fn py_eq(self, other: Num) -> bool {
         self.py_cmp(other) == Some(Ordering::Equal)
     }
@@ -309,6 +321,7 @@ fn float_floor_div(vx: f64, wx: f64) -> f64 {
 const TWO_POW_127: f64 = f64::from_bits(0x47E0_0000_0000_0000);
 
 /// Exact comparison of an `int` with a `float`, as Python's `float_richcompare`.
+#[inline]
 fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
     // An int within 2**53 is exactly a float: one float comparison is exact (NaN -> None).
     if (-(1_i128 << 53)..=1 << 53).contains(&i) {

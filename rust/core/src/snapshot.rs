@@ -222,8 +222,16 @@ impl Core {
 
         let [cash, value, valuemkt, valuelever, valuemktlever, fundval, fundshares, leverage, unrealized] =
             figures;
+        let mut queued = vec![0; orders.len()];
+        for &idx in pending.iter().flatten() {
+            queued[idx] += 1;
+        }
+        // a replaced order is listed only while it is queued
+        let refs_shared = orders.len() != by_ref.len();
         Ok(Core {
             config,
+            queued,
+            refs_shared,
             d_credit: d_credit.into_iter().collect(),
             cash_addition: VecDeque::from(cash_addition),
             history,
