@@ -103,6 +103,8 @@ _DEFAULT_CONFIG = (EV_CONFIG, True, True, False, False, 0.0, 0.0, False, True, T
 # the very same objects (same class, same attribute values, same __dict__ key order) directly.
 
 _new_object = object.__new__
+_deque = collections.deque
+_TIMEDELTA = datetime.timedelta
 _CREATED, _SUBMITTED, _ACCEPTED = Order.Created, Order.Submitted, Order.Accepted
 _PARTIAL, _COMPLETED, _CANCELED = Order.Partial, Order.Completed, Order.Canceled
 _MARKET, _BUY, _DAY = Order.Market, Order.Buy, Order.DAY
@@ -129,6 +131,32 @@ def _param_defaults(cls: Any) -> dict[str, Any] | None:
 
 _LEAN_DEFAULTS = {cls: _param_defaults(cls) for cls in (BuyOrder, SellOrder)}
 _LEAN_CLONE = frozenset((BuyOrder, SellOrder))
+
+# Every attribute an order, its params or an OrderData may get (Backtrader's and the lean
+# path's). CPython keeps the attributes of an instance in the instance itself as long as their
+# names are in its class's shared keys; the class admits new names only while it has few
+# instances. A name that first appears later (``valid`` on the first SellOrder clone that has
+# one, after thousands of clones without) gives every instance holding it a dict of its own:
+# one more GC-tracked object per order clone. One throwaway instance per class, holding every
+# name, registers them all up front; no instance's attributes or their order change.
+_ORDER_KEYS = ("params", "p", "ref", "broker", "info", "comminfo", "triggered", "_active",
+               "status", "_plimit", "exectype", "size", "created", "_limitoffset", "executed",
+               "position", "valid", "dteos", "plen", "pannotated")  # fmt: skip
+_ORDERDATA_KEYS = ("pclose", "exbits", "p1", "p2", "dt", "size", "remsize", "price",
+                   "pricelimit", "trailamount", "trailpercent", "_plimit", "value", "comm",
+                   "margin", "pnl", "psize", "pprice")  # fmt: skip
+
+
+def _share_keys() -> None:
+    for cls, keys in ((BuyOrder, _ORDER_KEYS), (SellOrder, _ORDER_KEYS),
+                      (BuyOrder.params, _ORDER_PARAMS), (SellOrder.params, _ORDER_PARAMS),
+                      (OrderData, _ORDERDATA_KEYS)):  # fmt: skip
+        obj = _new_object(cls)
+        for key in keys:
+            setattr(obj, key, None)
+
+
+_share_keys()
 
 
 def _clone(order: Order) -> Order:
@@ -320,13 +348,24 @@ def _lean_submit(
     whose ``info`` is empty: ``coc`` is True)."""
     # AutoInfoClass.__new__ for a non-recursive params class (_param_defaults checked it), and
     # one attribute per param in the params' order, as MetaParams.donew sets them
+    # (attribute stores, not a dict assigned to __dict__: the values stay in the instance, one
+    # GC-tracked object fewer per order)
     params = _new_object(cls.params)
-    params.__dict__ = {
-        "owner": owner, "data": data, "size": size, "price": price, "pricelimit": plimit,
-        "exectype": exectype, "valid": valid, "tradeid": tradeid, "oco": defaults["oco"],
-        "trailamount": trailamount, "trailpercent": trailpercent, "parent": parent,
-        "transmit": transmit, "simulated": defaults["simulated"], "histnotify": histnotify,
-    }  # fmt: skip
+    params.owner = owner
+    params.data = data
+    params.size = size
+    params.price = price
+    params.pricelimit = plimit
+    params.exectype = exectype
+    params.valid = valid
+    params.tradeid = tradeid
+    params.oco = defaults["oco"]
+    params.trailamount = trailamount
+    params.trailpercent = trailpercent
+    params.parent = parent
+    params.transmit = transmit
+    params.simulated = defaults["simulated"]
+    params.histnotify = histnotify
     cache = times.get(data)
     if cache is None:
         cache = times[data] = _DataCache(data)
@@ -340,44 +379,50 @@ def _lean_submit(
         dtnum = line.array[line._idx]
     if cache.dtnum != dtnum:
         cache.refresh(data, dtnum)
+    # the order's attributes as stores, not as a dict assigned to __dict__: CPython keeps them
+    # in the instance and, once something reads ``__dict__`` (the first notification does), makes
+    # a small dict over the class's shared keys instead of a table of its own
     order = _new_object(cls)
-    ref = next(cls.refbasis)
-    od = {
-        "params": params, "p": params, "ref": ref, "broker": None, "info": AutoOrderedDict(),
-        "comminfo": None, "triggered": False, "_active": parent is None, "status": _CREATED,
-        "_plimit": plimit,  # the plimit property
-    }  # fmt: skip
+    order.params = params
+    order.p = params
+    order.ref = ref = next(cls.refbasis)
+    order.broker = None
+    order.info = AutoOrderedDict()
+    order.comminfo = None
+    order.triggered = False
+    order._active = parent is None
+    order.status = _CREATED
+    order._plimit = plimit  # the plimit property
     if exectype is None:
-        od["exectype"] = exectype = _MARKET
+        order.exectype = exectype = _MARKET
     isbuy = cls.ordtype == _BUY
     if not isbuy:
-        od["size"] = size = -size
+        order.size = size = -size
     cprice = pclose if not price and not plimit else price
-    od["created"] = created = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount,
+    order.created = created = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount,
                                         trailpercent)  # fmt: skip
-    od["_limitoffset"] = 0.0
+    order._limitoffset = 0.0
     # OrderData(remsize=size): the attributes __init__ sets, from a template
     exd = _EXECUTED_TEMPLATE.copy()
-    exd["exbits"] = collections.deque()
+    exd["exbits"] = _deque()
     exd["remsize"] = size
     executed = _new_object(OrderData)
     executed.__dict__ = exd
-    od["executed"] = executed
-    od["position"] = 0
+    order.executed = executed
+    order.position = 0
     if valid is None:
         pass
-    elif type(valid) is datetime.timedelta:
+    elif type(valid) is _TIMEDELTA:
         num = cache.valids.get(valid)
         if num is None:
             num = cache.valids[valid] = data.date2num(_valid_datetime(cache, valid))
-        od["valid"] = valid = num
+        order.valid = valid = num
     elif isinstance(valid, datetime.date):
-        od["valid"] = valid = data.date2num(valid)
+        order.valid = valid = data.date2num(valid)
     elif isinstance(valid, datetime.timedelta):
-        od["valid"] = valid = data.date2num(_valid_datetime(cache, valid))
+        order.valid = valid = data.date2num(_valid_datetime(cache, valid))
     # (any other valid stays as given: Order.__init__ computes but does not store a value)
-    od["dteos"] = dteos = cache.dteos
-    order.__dict__ = od
+    order.dteos = dteos = cache.dteos
     event = (
         EV_SUBMIT, ref, dataidx, isbuy, size, exectype, created.price, created.pricelimit, pclose,
         dtnum, float(valid) if valid else 0.0, dteos, float(trailamount or 0.0),
@@ -878,12 +923,12 @@ class CrackBroker(bt.BrokerBase):
         if type(order) in _LEAN_CLONE:
             # the attributes read without OrderBase.__getattr__: an instance attribute, else
             # the param of the same name (what __getattr__ forwards to)
-            pd = od["p"].__dict__
-            data, size, exectype = pd["data"], od.get("size", pd["size"]), od.get("exectype")
+            params = od["p"]
+            data, size, exectype = params.data, od.get("size", params.size), od.get("exectype")
             if exectype is None:
-                exectype = pd["exectype"]
-            valid = od.get("valid", pd["valid"])
-            trailamount, trailpercent = pd["trailamount"], pd["trailpercent"]
+                exectype = params.exectype
+            valid = od.get("valid", params.valid)
+            trailamount, trailpercent = params.trailamount, params.trailpercent
         else:
             data, size, exectype, valid = order.data, order.size, order.exectype, order.valid
             trailamount, trailpercent = order.trailamount, order.trailpercent

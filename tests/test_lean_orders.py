@@ -4,7 +4,9 @@ builds: same class, same attribute values (floats to the bit), same ``__dict__``
 from __future__ import annotations
 
 import datetime
+import gc
 import itertools
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -228,3 +230,34 @@ def test_notified_clones_keep_any_attribute_layout(backend: str) -> None:
     (strategy,) = cerebro.run()
     assert strategy.checked == 20
     assert strategy.differences == []
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11),
+    reason="where CPython keeps instance attributes is version-specific",
+)
+def test_lean_orders_keep_attributes_in_the_instance(tmp_path: Path) -> None:
+    """Neither a notified clone (nor its executed copy) nor a lean order's params carries a dict
+    of its own: each would be one more object for the cyclic GC, per notification or order."""
+
+    def own_dict(obj: Any) -> bool:
+        return any(type(r) is dict for r in gc.get_referents(obj))
+
+    broker = crack.CrackBroker(backend="python", cash=1_000_000.0)
+    clones: list[Any] = []
+    original = broker.notify
+
+    def notify(order: Any) -> None:
+        original(order)
+        clones.append(broker.notifs[-1])
+
+    broker.notify = notify  # type: ignore[method-assign]
+    from bt_cracktrader import bench
+
+    data = bench.prepare_data("order-heavy", 60, tmp_path)
+    cerebro = bench.build_cerebro("order-heavy", data.files)  # (no analyzer reading vars())
+    cerebro.setbroker(broker)
+    cerebro.run()
+    lean = [c for c in clones if type(c) in (BuyOrder, SellOrder)]
+    assert len(lean) > 100
+    assert not [c for c in lean if own_dict(c) or own_dict(c.executed) or own_dict(c.p)]
