@@ -15,6 +15,7 @@ import backtrader as bt
 import pytest
 from backtrader.order import BuyOrder, Order, OrderData, OrderExecutionBit, SellOrder
 
+from bt_cracktrader import bench
 from bt_cracktrader import broker as crack
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -158,8 +159,6 @@ class _DeepRecorder(bt.Analyzer):
 
 
 def _notified(profile: str, broker: Any, tmp_path: Path) -> list[Any]:
-    from bt_cracktrader import bench
-
     data = bench.prepare_data(profile, 120, tmp_path / broker.__class__.__name__)
     cerebro = bench.build_cerebro(profile, data.files)
     broker.setcommission(commission=0.001)
@@ -236,14 +235,14 @@ def test_notified_clones_keep_any_attribute_layout(backend: str) -> None:
     sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11),
     reason="where CPython keeps instance attributes is version-specific",
 )
-def test_lean_orders_keep_attributes_in_the_instance(tmp_path: Path) -> None:
+def test_lean_orders_keep_attributes_in_the_instance(backend: str, tmp_path: Path) -> None:
     """Neither a notified clone (nor its executed copy) nor a lean order's params carries a dict
     of its own: each would be one more object for the cyclic GC, per notification or order."""
 
     def own_dict(obj: Any) -> bool:
         return any(type(r) is dict for r in gc.get_referents(obj))
 
-    broker = crack.CrackBroker(backend="python", cash=1_000_000.0)
+    broker = crack.CrackBroker(backend=backend, cash=1_000_000.0)
     clones: list[Any] = []
     original = broker.notify
 
@@ -252,8 +251,6 @@ def test_lean_orders_keep_attributes_in_the_instance(tmp_path: Path) -> None:
         clones.append(broker.notifs[-1])
 
     broker.notify = notify  # type: ignore[method-assign]
-    from bt_cracktrader import bench
-
     data = bench.prepare_data("order-heavy", 60, tmp_path)
     cerebro = bench.build_cerebro("order-heavy", data.files)  # (no analyzer reading vars())
     cerebro.setbroker(broker)
