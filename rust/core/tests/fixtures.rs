@@ -9,50 +9,12 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{record_items, state_items, Item};
-use cracktrader_core::{Core, CoreError, NoHooks, RawItem, Value, CONTRACT_VERSION};
+use common::{json_item, json_items, json_value, json_values, record_items, state_items, Item};
+use cracktrader_core::{Core, CoreError, NoHooks, RawItem, CONTRACT_VERSION};
 use serde_json::Value as Json;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core")
-}
-
-fn json_item(json: &Json) -> Item {
-    match json {
-        Json::Bool(v) => Item::Bool(*v),
-        Json::Number(n) => {
-            if let Some(v) = n.as_i64() {
-                Item::Int(i128::from(v))
-            } else if let Some(v) = n.as_u64() {
-                Item::Int(i128::from(v))
-            } else {
-                Item::Float(n.as_f64().expect("a JSON number"))
-            }
-        }
-        other => panic!("not a scalar: {other}"),
-    }
-}
-
-fn json_items(json: &Json) -> Vec<Item> {
-    json.as_array()
-        .expect("an array")
-        .iter()
-        .map(json_item)
-        .collect()
-}
-
-/// A JSON value as the core's dynamic input (JSON arrays are tuples).
-fn json_value(json: &Json) -> Value {
-    match json {
-        Json::Null => Value::None,
-        Json::Bool(v) => Value::Bool(*v),
-        Json::Number(_) => match json_item(json) {
-            Item::Int(v) => Value::Int(v),
-            Item::Float(v) => Value::Float(v),
-            _ => Value::None,
-        },
-        Json::String(_) | Json::Array(_) | Json::Object(_) => Value::Other { eq_int: None },
-    }
 }
 
 fn raw_items(json: &Json) -> Vec<RawItem> {
@@ -104,16 +66,9 @@ fn replay(path: &Path) -> Result<usize, String> {
                 .apply_raw(&raw_items(&call["events"]))
                 .map(|records| (Some(records.iter().map(record_items).collect()), None)),
             "value_of" => {
-                let list = |key: &str| -> Vec<Value> {
-                    call[key]
-                        .as_array()
-                        .expect(key)
-                        .iter()
-                        .map(json_value)
-                        .collect()
-                };
                 let lever = call["lever"].as_bool().expect("lever");
-                core.value_of_raw(&list("datas"), &list("closes"), lever, &mut NoHooks)
+                let (datas, closes) = (json_values(&call["datas"]), json_values(&call["closes"]));
+                core.value_of_raw(&datas, &closes, lever, &mut NoHooks)
                     .map(|value| (None, Some(Item::from(value))))
             }
             other => return Err(format!("call #{i}: unknown call {other:?}")),

@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{record_items, state_items, Item};
+use common::{json_value, json_values, record_items, state_items, Item};
 use cracktrader_core::{
     Core, CoreError, NoHooks, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
     PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
@@ -25,18 +25,6 @@ fn fixture_paths() -> Vec<PathBuf> {
     paths.sort();
     assert!(!paths.is_empty());
     paths
-}
-
-fn json_value(json: &Json) -> Value {
-    match json {
-        Json::Null => Value::None,
-        Json::Bool(v) => Value::Bool(*v),
-        Json::Number(n) => match n.as_i64() {
-            Some(v) => Value::Int(i128::from(v)),
-            None => Value::Float(n.as_f64().expect("a JSON number")),
-        },
-        other => panic!("not a scalar: {other}"),
-    }
 }
 
 fn tuples(json: &Json) -> Vec<Vec<Value>> {
@@ -198,16 +186,9 @@ fn replay(rec: &Json, batch: usize) -> Vec<(Vec<Vec<Item>>, Vec<Item>)> {
                 let _ = core.apply_raw(&raw(&tuples(&call["events"])));
             }
             "value_of" => {
-                let list = |key: &str| -> Vec<Value> {
-                    call[key]
-                        .as_array()
-                        .expect(key)
-                        .iter()
-                        .map(json_value)
-                        .collect()
-                };
                 let lever = call["lever"].as_bool().expect("lever");
-                let _ = core.value_of_raw(&list("datas"), &list("closes"), lever, &mut NoHooks);
+                let (datas, closes) = (json_values(&call["datas"]), json_values(&call["closes"]));
+                let _ = core.value_of_raw(&datas, &closes, lever, &mut NoHooks);
             }
             other => panic!("unknown call {other}"),
         }

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use cracktrader_core::{CoreError, HookArg, HookFailed, Hooks, Num, RawItem, Record, State, Value};
+use serde_json::Value as Json;
 
 /// One scalar of a record, a state or a callback log, compared by type and bits.
 #[derive(Clone)]
@@ -250,4 +251,54 @@ impl Hooks for TestHooks {
             _ => return Err(HookFailed),
         })
     }
+}
+
+// -- recordings (fixtures/core/*.json) ------------------------------------------------------
+
+/// A scalar of a recorded output (records, values, states).
+pub fn json_item(json: &Json) -> Item {
+    match json {
+        Json::Bool(v) => Item::Bool(*v),
+        Json::Number(n) => {
+            if let Some(v) = n.as_i64() {
+                Item::Int(i128::from(v))
+            } else if let Some(v) = n.as_u64() {
+                Item::Int(i128::from(v))
+            } else {
+                Item::Float(n.as_f64().expect("a JSON number"))
+            }
+        }
+        other => panic!("not a scalar: {other}"),
+    }
+}
+
+pub fn json_items(json: &Json) -> Vec<Item> {
+    json.as_array()
+        .expect("an array")
+        .iter()
+        .map(json_item)
+        .collect()
+}
+
+/// A JSON value as the core's dynamic input (JSON arrays are tuples).
+pub fn json_value(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::None,
+        Json::Bool(v) => Value::Bool(*v),
+        Json::Number(_) => match json_item(json) {
+            Item::Int(v) => Value::Int(v),
+            Item::Float(v) => Value::Float(v),
+            _ => Value::None,
+        },
+        Json::String(_) | Json::Array(_) | Json::Object(_) => Value::Other { eq_int: None },
+    }
+}
+
+/// A JSON list as the core's dynamic input values (the `datas`/`closes` of a value request).
+pub fn json_values(json: &Json) -> Vec<Value> {
+    json.as_array()
+        .expect("a JSON list")
+        .iter()
+        .map(json_value)
+        .collect()
 }
