@@ -7,7 +7,6 @@
 //! the Python core's deques hold the order objects themselves: an order transmitted again with
 //! its bracket sits twice in the pending queue, exactly as in BackBroker.
 
-use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 use crate::hashing::FastMap;
@@ -566,9 +565,8 @@ impl Core {
         slot
     }
 
-    fn comm_of(&self, data: usize) -> Result<Comm, CoreError> {
-        let spec = *self.comm.get(data).ok_or(MISSING_COMM)?;
-        Ok(Comm { data, spec })
+    fn comm_of(&self, data: usize) -> Result<Comm<'_>, CoreError> {
+        comm_in(&self.comm, data)
     }
 
     // -- BackBroker.next ---------------------------------------------------------------------
@@ -683,19 +681,20 @@ impl Core {
         hooks: &mut dyn Hooks,
     ) -> Result<(), CoreError> {
         let mut cash = self.cash;
-        let mut positions: FastMap<usize, Position> = FastMap::default();
+        // `positions = {}` of clones by data, here by the slot of the data's position entry
+        // (`position_slot` creates an entry only once: a second order of a data finds it)
+        let mut positions: Vec<Option<Position>> = Vec::new();
         while let Some(idx) = self.submitted.pop_front() {
             if self.take_children(idx, records).is_none() {
                 continue;
             }
             let data = self.orders[idx].data;
-            let position = match positions.entry(data) {
-                Entry::Occupied(entry) => entry.into_mut(),
-                Entry::Vacant(entry) => {
-                    let slot = self.position_slot(data, records);
-                    entry.insert(self.positions.at(slot).1.fresh_clone())
-                }
-            };
+            let slot = self.position_slot(data, records);
+            if positions.len() <= slot {
+                positions.resize(self.positions.len(), None);
+            }
+            let position =
+                positions[slot].get_or_insert_with(|| self.positions.at(slot).1.fresh_clone());
             cash = self.pseudo_execute(idx, cash, position, marks.get(data)?, hooks)?;
             if cash.ge(FZERO) {
                 self.submit_accept(idx, records, false);
@@ -1096,11 +1095,12 @@ impl Core {
             }
         };
         let data = self.orders[idx].data;
-        let comm = self.comm_of(data)?;
         // data.compensate(other): the position (and the opening commission) are other's
-        let pdata = comm.spec.compensate.unwrap_or(data);
-        let cinfocomp = self.comm_of(pdata)?;
+        let pdata = self.comm_of(data)?.spec.compensate.unwrap_or(data);
+        self.comm_of(pdata)?;
         let slot = self.position_slot(pdata, cx.records);
+        let comm = comm_in(&self.comm, data)?;
+        let cinfocomp = comm_in(&self.comm, pdata)?;
         let shortcash = self.config.shortcash;
         let h = &mut *cx.hooks;
         let position = *self.positions.at(slot).1;
@@ -1304,6 +1304,12 @@ impl Core {
         self.unrealized = unrealized;
         Ok(if !lever { self.value } else { self.valuelever })
     }
+}
+
+/// The scheme of a data, borrowing only the schemes (the core's other fields stay free).
+fn comm_in(comm: &DataMap<CommSpec>, data: usize) -> Result<Comm<'_>, CoreError> {
+    let spec = comm.get(data).ok_or(MISSING_COMM)?;
+    Ok(Comm { data, spec })
 }
 
 /// A data as a Python `dict` key: an int, a bool (`True == 1`) or an integral float
