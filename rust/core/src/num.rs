@@ -84,8 +84,21 @@ impl fmt::Display for Num {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn overflow() -> CoreError {
     CoreError::IntOverflow
+}
+
+/// The `ZeroDivisionError` of `dividend / divisor` (`//` when `floor`), out of the hot path.
+#[cold]
+#[inline(never)]
+fn zero_division(dividend: Num, divisor: Num, floor: bool) -> CoreError {
+    CoreError::ZeroDivision(Box::new(ZeroDivision {
+        dividend,
+        divisor,
+        floor,
+    }))
 }
 
 impl Num {
@@ -98,7 +111,7 @@ impl Num {
 
     /// `float(self)`: an `int` converted with correct rounding (ties to even), as Python does.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn to_f64(self) -> f64 {
         match self {
             // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`. Through i64 when
@@ -113,7 +126,7 @@ impl Num {
 
     /// Python's truth value (`bool(x)`): non-zero; a NaN is true.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn truthy(self) -> bool {
         match self {
             Num::Int(v) => v != 0,
@@ -123,6 +136,7 @@ impl Num {
 
     /// `x or other`: `x` when it is true, else `other`.
     #[must_use]
+    #[inline(always)]
     pub fn or(self, other: Num) -> Num {
         if self.truthy() {
             self
@@ -132,7 +146,7 @@ impl Num {
     }
 
     /// `a + b`.
-    #[inline]
+    #[inline(always)]
     pub fn plus(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_add(b).map(Num::Int).ok_or_else(overflow),
@@ -141,7 +155,7 @@ impl Num {
     }
 
     /// `a - b`.
-    #[inline]
+    #[inline(always)]
     pub fn minus(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map(Num::Int).ok_or_else(overflow),
@@ -150,7 +164,7 @@ impl Num {
     }
 
     /// `a * b`.
-    #[inline]
+    #[inline(always)]
     pub fn times(self, other: Num) -> Result<Num, CoreError> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_mul(b).map(Num::Int).ok_or_else(overflow),
@@ -159,21 +173,16 @@ impl Num {
     }
 
     /// `a / b` (true division): a `float`; a zero divisor raises `ZeroDivisionError`.
+    #[inline(always)]
     pub fn over(self, other: Num) -> Result<Num, CoreError> {
-        let zero_division = || {
-            CoreError::ZeroDivision(Box::new(ZeroDivision {
-                dividend: self,
-                divisor: other,
-                floor: false,
-            }))
-        };
         match (self, other) {
-            (Num::Int(_), Num::Int(0)) => Err(zero_division()),
-            (Num::Int(a), Num::Int(b)) => Ok(Num::Float(int_truediv(a, b))),
+            (Num::Float(a), Num::Float(b)) if b != 0.0 => Ok(Num::Float(a / b)),
+            (Num::Int(a), Num::Int(b)) if b != 0 => Ok(Num::Float(int_truediv(a, b))),
+            (Num::Int(_), Num::Int(_)) => Err(zero_division(self, other, false)),
             (a, b) => {
                 let divisor = b.to_f64();
                 if divisor == 0.0 {
-                    return Err(zero_division());
+                    return Err(zero_division(self, other, false));
                 }
                 Ok(Num::Float(a.to_f64() / divisor))
             }
@@ -184,15 +193,8 @@ impl Num {
     /// (`_float_div_mod`) on the operands converted to `float`; a zero divisor raises
     /// `ZeroDivisionError`.
     pub fn floordiv(self, other: Num) -> Result<Num, CoreError> {
-        let zero_division = || {
-            CoreError::ZeroDivision(Box::new(ZeroDivision {
-                dividend: self,
-                divisor: other,
-                floor: true,
-            }))
-        };
         match (self, other) {
-            (Num::Int(_), Num::Int(0)) => Err(zero_division()),
+            (Num::Int(_), Num::Int(0)) => Err(zero_division(self, other, true)),
             (Num::Int(a), Num::Int(b)) => {
                 let q = a.checked_div(b).ok_or_else(overflow)?;
                 // `a % b` cannot overflow once `a / b` did not
@@ -205,7 +207,7 @@ impl Num {
             (a, b) => {
                 let (vx, wx) = (a.to_f64(), b.to_f64());
                 if wx == 0.0 {
-                    return Err(zero_division());
+                    return Err(zero_division(self, other, true));
                 }
                 Ok(Num::Float(float_floor_div(vx, wx)))
             }
@@ -213,6 +215,7 @@ impl Num {
     }
 
     /// `-x` (`-0` is `0` for an `int`, `-0.0` for a `float`).
+    #[inline(always)]
     pub fn negated(self) -> Result<Num, CoreError> {
         match self {
             Num::Int(v) => v.checked_neg().map(Num::Int).ok_or_else(overflow),
@@ -221,6 +224,7 @@ impl Num {
     }
 
     /// `abs(x)` (`abs(-0.0)` is `0.0`).
+    #[inline(always)]
     pub fn absolute(self) -> Result<Num, CoreError> {
         match self {
             Num::Int(v) => v.checked_abs().map(Num::Int).ok_or_else(overflow),
@@ -243,33 +247,69 @@ impl Num {
 
     /// `a > b`.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn gt(self, other: Num) -> bool {
-        self.py_cmp(other) == Some(Ordering::Greater)
+        // (same-type operands and floats with ints within 2**53 compare directly as floats,
+        // exactly; a NaN makes every comparison false)
+        match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a > b,
+            (Num::Int(a), Num::Int(b)) => a > b,
+            (Num::Float(a), Num::Int(b)) if is_small(b) => a > b as i64 as f64,
+            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) > b,
+            _ => self.py_cmp(other) == Some(Ordering::Greater),
+        }
     }
 
     /// `a >= b`.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn ge(self, other: Num) -> bool {
-        matches!(
-            self.py_cmp(other),
-            Some(Ordering::Greater | Ordering::Equal)
-        )
+        // (same-type operands and floats with ints within 2**53 compare directly as floats,
+        // exactly; a NaN makes every comparison false)
+        match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a >= b,
+            (Num::Int(a), Num::Int(b)) => a >= b,
+            (Num::Float(a), Num::Int(b)) if is_small(b) => a >= b as i64 as f64,
+            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) >= b,
+            _ => {
+                matches!(
+                    self.py_cmp(other),
+                    Some(Ordering::Greater | Ordering::Equal)
+                )
+            }
+        }
     }
 
     /// `a < b`.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn lt(self, other: Num) -> bool {
-        self.py_cmp(other) == Some(Ordering::Less)
+        // (same-type operands and floats with ints within 2**53 compare directly as floats,
+        // exactly; a NaN makes every comparison false)
+        match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a < b,
+            (Num::Int(a), Num::Int(b)) => a < b,
+            (Num::Float(a), Num::Int(b)) if is_small(b) => a < b as i64 as f64,
+            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) < b,
+            _ => self.py_cmp(other) == Some(Ordering::Less),
+        }
     }
 
     /// `a <= b`.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn le(self, other: Num) -> bool {
-        matches!(self.py_cmp(other), Some(Ordering::Less | Ordering::Equal))
+        // (same-type operands and floats with ints within 2**53 compare directly as floats,
+        // exactly; a NaN makes every comparison false)
+        match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a <= b,
+            (Num::Int(a), Num::Int(b)) => a <= b,
+            (Num::Float(a), Num::Int(b)) if is_small(b) => a <= b as i64 as f64,
+            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) <= b,
+            _ => {
+                matches!(self.py_cmp(other), Some(Ordering::Less | Ordering::Equal))
+            }
+        }
     }
 
     /// `a == b` in Python (numeric equality: `1 == 1.0`, `0.0 == -0.0`).
@@ -317,6 +357,12 @@ fn float_floor_div(vx: f64, wx: f64) -> f64 {
     }
 }
 
+/// An int within 2**53: exactly a float, so one float comparison with it is exact.
+#[inline(always)]
+fn is_small(i: i128) -> bool {
+    (-(1_i128 << 53)..=1 << 53).contains(&i)
+}
+
 /// 2**127 as a float (exact).
 const TWO_POW_127: f64 = f64::from_bits(0x47E0_0000_0000_0000);
 
@@ -324,7 +370,7 @@ const TWO_POW_127: f64 = f64::from_bits(0x47E0_0000_0000_0000);
 #[inline]
 fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
     // An int within 2**53 is exactly a float: one float comparison is exact (NaN -> None).
-    if (-(1_i128 << 53)..=1 << 53).contains(&i) {
+    if is_small(i) {
         // (through i64: a single instruction; i128 -> f64 is a software routine)
         return (i as i64 as f64).partial_cmp(&f);
     }
@@ -481,6 +527,46 @@ mod tests {
         assert!(i(i128::MAX).lt(f(TWO_POW_127)));
         assert_eq!(i(1).py_cmp(f(f64::NAN)), None);
         assert!(!i(1).lt(f(f64::NAN)) && !i(1).ge(f(f64::NAN)));
+    }
+
+    #[test]
+    fn comparison_fast_paths_agree_with_py_cmp() {
+        let two53 = 1_i128 << 53;
+        let nums = [
+            i(0),
+            i(1),
+            i(-1),
+            i(two53),
+            i(two53 + 1),
+            i(-two53 - 1),
+            f(0.0),
+            f(-0.0),
+            f(1.0),
+            f(0.5),
+            f(9_007_199_254_740_992.0),
+            f(-9_007_199_254_740_992.0),
+            f(f64::NAN),
+            f(f64::INFINITY),
+        ];
+        for &a in &nums {
+            for &b in &nums {
+                let c = a.py_cmp(b);
+                assert_eq!(a.gt(b), c == Some(Ordering::Greater), "{a} > {b}");
+                assert_eq!(a.lt(b), c == Some(Ordering::Less), "{a} < {b}");
+                assert_eq!(
+                    a.ge(b),
+                    matches!(c, Some(Ordering::Greater | Ordering::Equal)),
+                    "{a} >= {b}"
+                );
+                assert_eq!(
+                    a.le(b),
+                    matches!(c, Some(Ordering::Less | Ordering::Equal)),
+                    "{a} <= {b}"
+                );
+            }
+        }
+        assert!(i(two53 + 1).gt(f(9_007_199_254_740_992.0)));
+        assert!(f(-0.0).ge(i(0)) && f(-0.0).le(i(0)));
     }
 
     #[test]
