@@ -30,6 +30,7 @@ impl Default for Position {
 impl Position {
     /// `Position(size, price)`: the price is kept only for a non-zero size.
     #[must_use]
+    #[inline]
     pub fn new(size: Num, price: Num) -> Self {
         Position {
             size,
@@ -42,11 +43,15 @@ impl Position {
 
     /// `position.clone()`: size and price only (no adjustment base, no date).
     #[must_use]
+    #[inline]
     pub fn fresh_clone(&self) -> Self {
         Position::new(self.size, self.price)
     }
 
     /// `position.update(size, price)`: returns `(size, price, opened, closed)` after it.
+    // (always inlined: three call sites per fill, and the four-number result returned
+    // through memory was a fifth of its cost)
+    #[inline(always)]
     pub fn update(&mut self, size: Num, price: Num) -> Result<(Num, Num, Num, Num), CoreError> {
         let oldsize = self.size;
         self.size = self.size.plus(size)?;
