@@ -18,7 +18,7 @@ use crate::event::{
     EXEC_LIMIT, EXEC_MARKET, EXEC_STOP, EXEC_STOPLIMIT, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT,
     FILLER_BARPOINTPERC, FILLER_CALLBACK, FILLER_FIXEDBARPERC, FILLER_FIXEDSIZE, FILLER_NONE,
 };
-use crate::group::Group;
+use crate::group::{Group, RefMap};
 use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderState};
@@ -43,7 +43,7 @@ pub struct Core {
     /// Every order ever created, in creation order (the Python core's order objects).
     pub(crate) orders: Vec<Order>,
     /// `self.orders` of the Python core: the last order created with a reference.
-    pub(crate) by_ref: FastMap<u64, usize>,
+    pub(crate) by_ref: RefMap<usize>,
     pub(crate) submitted: VecDeque<usize>,
     /// The pending queue; `None` is the end-of-pass sentinel of `next()` (one stays behind when
     /// a pass is interrupted by an exception, as in the Python core).
@@ -55,9 +55,9 @@ pub struct Core {
     /// names every order of a ref, and OCO checks always scan the queue.
     pub(crate) refs_shared: bool,
     pub(crate) toactivate: VecDeque<usize>,
-    pub(crate) pchildren: FastMap<u64, Group<usize>>,
-    pub(crate) ocos: FastMap<u64, u64>,
-    pub(crate) ocol: FastMap<u64, Group<u64>>,
+    pub(crate) pchildren: RefMap<Group<usize>>,
+    pub(crate) ocos: RefMap<u64>,
+    pub(crate) ocol: RefMap<Group<u64>>,
     pub(crate) value: Num,
     pub(crate) valuemkt: Num,
     pub(crate) valuelever: Num,
@@ -157,15 +157,15 @@ impl Core {
             comm: DataMap::default(),
             positions: Positions::default(),
             orders: Vec::new(),
-            by_ref: FastMap::default(),
+            by_ref: RefMap::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
             queued: Vec::new(),
             refs_shared: false,
             toactivate: VecDeque::new(),
-            pchildren: FastMap::default(),
-            ocos: FastMap::default(),
-            ocol: FastMap::default(),
+            pchildren: RefMap::default(),
+            ocos: RefMap::default(),
+            ocol: RefMap::default(),
             value: cash,
             valuemkt: FZERO,
             valuelever: FZERO,
@@ -398,7 +398,7 @@ impl Core {
         match oco {
             None => {
                 self.ocos.insert(oref, oref);
-                self.ocol.entry(oref).or_default().push_back(oref);
+                self.ocol.get_or_default(oref).push_back(oref);
             }
             Some(oco) => {
                 let ocoref = *self
@@ -406,7 +406,7 @@ impl Core {
                     .get(&oco)
                     .ok_or(CoreError::KeyError(i128::from(oco)))?;
                 self.ocos.insert(oref, ocoref);
-                self.ocol.entry(ocoref).or_default().push_back(oref);
+                self.ocol.get_or_default(ocoref).push_back(oref);
             }
         }
         Ok(())
@@ -427,7 +427,7 @@ impl Core {
         let Some(pref) = self.take_children(idx, records) else {
             return;
         };
-        self.pchildren.entry(pref).or_default().push_back(idx);
+        self.pchildren.get_or_default(pref).push_back(idx);
         if self.orders[idx].transmit {
             // `transmit` never touches `pchildren`: the group is read in place
             let mut k = 0;
@@ -513,7 +513,7 @@ impl Core {
                 self.cancel(o, records, true, false)?;
             }
         } else {
-            let pc = self.pchildren.entry(pref).or_default();
+            let pc = self.pchildren.get_or_default(pref);
             if pc.pop_front().is_none() {
                 return Err(CoreError::IndexError("pop from an empty deque"));
             }

@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 
+use crate::hashing::FastMap;
+
 /// Items held without a heap allocation.
 const INLINE: usize = 3;
 
@@ -130,6 +132,156 @@ impl<T: Copy + Default + PartialEq> FromIterator<T> for Group<T> {
     }
 }
 
+/// Refs up to this far beyond the dense part grow it; a ref further out goes to the map.
+const DENSE_SLACK: u64 = 1024;
+
+/// A map keyed by order reference (`self.orders`, `self.ocos`, ... of the Python core). Refs
+/// are a counter in practice, so they index a `Vec`: no hashing, and growth is one `realloc`
+/// instead of a rehash of the whole table (the maps hold an entry per order). A ref far
+/// beyond the others goes to a hash map instead, so odd refs cost no memory; every key of
+/// that map is at least `dense.len()` (growing the dense part moves the keys it covers).
+#[derive(Clone, Debug)]
+pub(crate) struct RefMap<V> {
+    dense: Vec<Option<V>>,
+    sparse: FastMap<u64, V>,
+    len: usize,
+}
+
+impl<V> Default for RefMap<V> {
+    fn default() -> Self {
+        RefMap {
+            dense: Vec::new(),
+            sparse: FastMap::default(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> RefMap<V> {
+    /// The dense slot of `key`, if the dense part covers it.
+    #[inline]
+    fn slot(&self, key: u64) -> Option<usize> {
+        usize::try_from(key).ok().filter(|&k| k < self.dense.len())
+    }
+
+    /// The dense slot of `key`, growing the dense part when `key` is near it.
+    fn slot_or_grow(&mut self, key: u64) -> Option<usize> {
+        if let Some(slot) = self.slot(key) {
+            return Some(slot);
+        }
+        let len = self.dense.len() as u64;
+        if key > len.saturating_mul(2).saturating_add(DENSE_SLACK) || key >= u64::from(u32::MAX) {
+            return None;
+        }
+        let new_len = usize::try_from(key).ok()? + 1;
+        self.dense.resize_with(new_len, || None);
+        if !self.sparse.is_empty() {
+            let moved: Vec<u64> = self
+                .sparse
+                .keys()
+                .copied()
+                .filter(|&k| k < new_len as u64)
+                .collect();
+            for k in moved {
+                let value = self.sparse.remove(&k);
+                self.dense[k as usize] = value;
+            }
+        }
+        Some(new_len - 1)
+    }
+
+    /// `map.get(key)`.
+    #[inline]
+    pub(crate) fn get(&self, key: &u64) -> Option<&V> {
+        match self.slot(*key) {
+            Some(slot) => self.dense[slot].as_ref(),
+            None => self.sparse.get(key),
+        }
+    }
+
+    /// `key in map`.
+    #[inline]
+    pub(crate) fn contains_key(&self, key: &u64) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// `map[key] = value`; the value replaced.
+    pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
+        let old = match self.slot_or_grow(key) {
+            Some(slot) => self.dense[slot].replace(value),
+            None => self.sparse.insert(key, value),
+        };
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// `map.pop(key, None)`.
+    pub(crate) fn remove(&mut self, key: &u64) -> Option<V> {
+        let old = match self.slot(*key) {
+            Some(slot) => self.dense[slot].take(),
+            None => self.sparse.remove(key),
+        };
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The entries, by key.
+    pub(crate) fn sorted(&self) -> Vec<(u64, &V)> {
+        let mut items: Vec<(u64, &V)> = Vec::with_capacity(self.len);
+        for (k, v) in self.dense.iter().enumerate() {
+            if let Some(v) = v {
+                items.push((k as u64, v));
+            }
+        }
+        let start = items.len();
+        items.extend(self.sparse.iter().map(|(k, v)| (*k, v)));
+        // (every key of the map is beyond the dense part)
+        items[start..].sort_unstable_by_key(|(k, _)| *k);
+        items
+    }
+}
+
+impl<V: Default> RefMap<V> {
+    /// `map.setdefault(key, V())` (`entry(key).or_default()`).
+    pub(crate) fn get_or_default(&mut self, key: u64) -> &mut V {
+        match self.slot_or_grow(key) {
+            Some(slot) => {
+                let entry = &mut self.dense[slot];
+                if entry.is_none() {
+                    self.len += 1;
+                }
+                entry.get_or_insert_with(V::default)
+            }
+            None => {
+                let len = &mut self.len;
+                self.sparse.entry(key).or_insert_with(|| {
+                    *len += 1;
+                    V::default()
+                })
+            }
+        }
+    }
+}
+
+impl<V> FromIterator<(u64, V)> for RefMap<V> {
+    fn from_iter<I: IntoIterator<Item = (u64, V)>>(iter: I) -> Self {
+        let mut map = RefMap::default();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +320,49 @@ mod tests {
         g.push_back(4); // beyond the inline slots: spills
         assert_eq!(g.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
         assert_eq!(size_of::<Group<u64>>(), 40);
+    }
+
+    #[test]
+    fn ref_map_behaves_as_a_map_dense_or_not() {
+        let mut m: RefMap<u64> = RefMap::default();
+        let mut reference: std::collections::BTreeMap<u64, u64> = Default::default();
+        // dense refs, a far one, refs that then grow the dense part over the far one, removals
+        let keys = [
+            1_u64,
+            2,
+            3,
+            5000,
+            2,
+            0,
+            4000,
+            3000,
+            9000,
+            1 << 40,
+            u64::MAX,
+            4000,
+            7,
+        ];
+        for (n, &k) in keys.iter().enumerate() {
+            let v = n as u64;
+            assert_eq!(m.insert(k, v), reference.insert(k, v));
+            if n % 3 == 2 {
+                assert_eq!(m.remove(&2), reference.remove(&2));
+            }
+            assert_eq!(m.len(), reference.len());
+            let all: Vec<(u64, u64)> = m.sorted().into_iter().map(|(k, v)| (k, *v)).collect();
+            let want: Vec<(u64, u64)> = reference.iter().map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(all, want);
+            for probe in [0, 1, 2, 3, 7, 3000, 4000, 5000, 9000, 1 << 40, u64::MAX, 12] {
+                assert_eq!(m.get(&probe), reference.get(&probe));
+                assert_eq!(m.contains_key(&probe), reference.contains_key(&probe));
+            }
+        }
+        *m.get_or_default(8) += 5;
+        *m.get_or_default(1 << 50) += 6;
+        *m.get_or_default(8) += 1;
+        assert_eq!((m.get(&8), m.get(&(1 << 50))), (Some(&6), Some(&6)));
+        assert_eq!(m.len(), reference.len() + 2);
+        let copy: RefMap<u64> = m.sorted().into_iter().map(|(k, v)| (k, *v)).collect();
+        assert_eq!(copy.sorted(), m.sorted());
     }
 }

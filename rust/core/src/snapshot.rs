@@ -9,6 +9,7 @@ use crate::comm::CommSpec;
 use crate::core::Core;
 use crate::error::CoreError;
 use crate::event::{Config, OrderSpec, EXEC_HISTORICAL, FILLER_CALLBACK};
+use crate::group::RefMap;
 use crate::num::Num;
 use crate::order::Order;
 use crate::position::{DataMap, Position, Positions};
@@ -74,12 +75,12 @@ impl Core {
     /// The whole state as plain data.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let pchildren = sorted(&self.pchildren);
+        let pchildren = self.pchildren.sorted();
         // the canonical order list (see `Snapshot`) and each arena index's place in it
         let mut at = vec![usize::MAX; self.orders.len()];
         let mut listed = Vec::with_capacity(self.by_ref.len());
-        let by_ref = sorted(&self.by_ref);
-        for &(_, idx) in &by_ref {
+        let by_ref = self.by_ref.sorted();
+        for &(_, &idx) in &by_ref {
             at[idx] = 0; // a placeholder: listed after the replaced ones
         }
         let queued = self
@@ -94,7 +95,7 @@ impl Core {
                 listed.push(idx);
             }
         }
-        for &(_, idx) in &by_ref {
+        for &(_, &idx) in &by_ref {
             at[idx] = listed.len();
             listed.push(idx);
         }
@@ -125,8 +126,15 @@ impl Core {
                 .into_iter()
                 .map(|(k, v)| (k, v.iter().map(|&idx| at[idx]).collect()))
                 .collect(),
-            ocos: sorted(&self.ocos),
-            ocol: sorted(&self.ocol)
+            ocos: self
+                .ocos
+                .sorted()
+                .into_iter()
+                .map(|(k, &v)| (k, v))
+                .collect(),
+            ocol: self
+                .ocol
+                .sorted()
                 .into_iter()
                 .map(|(k, v)| (k, v.iter().copied().collect()))
                 .collect(),
@@ -188,7 +196,7 @@ impl Core {
                 return Err(bad(format!("two positions for data {data}")));
             }
         }
-        let mut by_ref = FastMap::with_capacity_and_hasher(orders.len(), Default::default());
+        let mut by_ref = RefMap::default();
         for (idx, order) in orders.iter().enumerate() {
             if !registered(order.data) {
                 return Err(bad(format!("order {} of unknown data", order.oref)));
