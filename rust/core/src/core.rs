@@ -277,7 +277,8 @@ impl Core {
                 None,
             ));
         }
-        let mut records = Vec::new();
+        // about a record per event and a couple per bar: most steps never grow the vector
+        let mut records = Vec::with_capacity(events.len() + 2 * bars.len() + 8);
         for event in &events {
             self.apply_event(event, &mut records)?;
         }
