@@ -135,14 +135,18 @@ impl<T: Copy + Default + PartialEq> FromIterator<T> for Group<T> {
 /// Refs up to this far beyond the dense part grow it; a ref further out goes to the map.
 const DENSE_SLACK: u64 = 1024;
 
+/// Entries per chunk of the dense part.
+const CHUNK: usize = 256;
+
 /// A map keyed by order reference (`self.orders`, `self.ocos`, ... of the Python core). Refs
-/// are a counter in practice, so they index a `Vec`: no hashing, and growth is one `realloc`
-/// instead of a rehash of the whole table (the maps hold an entry per order). A ref far
-/// beyond the others goes to a hash map instead, so odd refs cost no memory; every key of
-/// that map is at least `dense.len()` (growing the dense part moves the keys it covers).
+/// are a counter in practice, so they index fixed-size chunks: no hashing, and growing adds a
+/// chunk (no rehash, no copy of the entries, as a hash map or a `Vec` would at each doubling;
+/// the maps hold an entry per order). A ref far beyond the others goes to a hash map instead,
+/// so odd refs cost no memory; every key of that map is beyond the dense part (growing the
+/// dense part moves the keys it covers).
 #[derive(Clone, Debug)]
 pub(crate) struct RefMap<V> {
-    dense: Vec<Option<V>>,
+    dense: Vec<Box<[Option<V>]>>,
     sparse: FastMap<u64, V>,
     len: usize,
 }
@@ -158,10 +162,26 @@ impl<V> Default for RefMap<V> {
 }
 
 impl<V> RefMap<V> {
+    /// How many refs (from 0) the dense part covers.
+    #[inline]
+    fn covered(&self) -> usize {
+        self.dense.len() * CHUNK
+    }
+
     /// The dense slot of `key`, if the dense part covers it.
     #[inline]
     fn slot(&self, key: u64) -> Option<usize> {
-        usize::try_from(key).ok().filter(|&k| k < self.dense.len())
+        usize::try_from(key).ok().filter(|&k| k < self.covered())
+    }
+
+    #[inline]
+    fn at(&self, slot: usize) -> &Option<V> {
+        &self.dense[slot / CHUNK][slot % CHUNK]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, slot: usize) -> &mut Option<V> {
+        &mut self.dense[slot / CHUNK][slot % CHUNK]
     }
 
     /// The dense slot of `key`, growing the dense part when `key` is near it.
@@ -169,32 +189,36 @@ impl<V> RefMap<V> {
         if let Some(slot) = self.slot(key) {
             return Some(slot);
         }
-        let len = self.dense.len() as u64;
-        if key > len.saturating_mul(2).saturating_add(DENSE_SLACK) || key >= u64::from(u32::MAX) {
+        let covered = self.covered() as u64;
+        if key > covered.saturating_mul(2).saturating_add(DENSE_SLACK) || key >= u64::from(u32::MAX)
+        {
             return None;
         }
-        let new_len = usize::try_from(key).ok()? + 1;
-        self.dense.resize_with(new_len, || None);
+        let key = usize::try_from(key).ok()?;
+        while self.covered() <= key {
+            self.dense.push((0..CHUNK).map(|_| None).collect());
+        }
         if !self.sparse.is_empty() {
+            let covered = self.covered() as u64;
             let moved: Vec<u64> = self
                 .sparse
                 .keys()
                 .copied()
-                .filter(|&k| k < new_len as u64)
+                .filter(|&k| k < covered)
                 .collect();
             for k in moved {
                 let value = self.sparse.remove(&k);
-                self.dense[k as usize] = value;
+                *self.at_mut(k as usize) = value;
             }
         }
-        Some(new_len - 1)
+        Some(key)
     }
 
     /// `map.get(key)`.
     #[inline]
     pub(crate) fn get(&self, key: &u64) -> Option<&V> {
         match self.slot(*key) {
-            Some(slot) => self.dense[slot].as_ref(),
+            Some(slot) => self.at(slot).as_ref(),
             None => self.sparse.get(key),
         }
     }
@@ -208,7 +232,7 @@ impl<V> RefMap<V> {
     /// `map[key] = value`; the value replaced.
     pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
         let old = match self.slot_or_grow(key) {
-            Some(slot) => self.dense[slot].replace(value),
+            Some(slot) => self.at_mut(slot).replace(value),
             None => self.sparse.insert(key, value),
         };
         if old.is_none() {
@@ -220,7 +244,7 @@ impl<V> RefMap<V> {
     /// `map.pop(key, None)`.
     pub(crate) fn remove(&mut self, key: &u64) -> Option<V> {
         let old = match self.slot(*key) {
-            Some(slot) => self.dense[slot].take(),
+            Some(slot) => self.at_mut(slot).take(),
             None => self.sparse.remove(key),
         };
         if old.is_some() {
@@ -237,7 +261,7 @@ impl<V> RefMap<V> {
     /// The entries, by key.
     pub(crate) fn sorted(&self) -> Vec<(u64, &V)> {
         let mut items: Vec<(u64, &V)> = Vec::with_capacity(self.len);
-        for (k, v) in self.dense.iter().enumerate() {
+        for (k, v) in self.dense.iter().flat_map(|chunk| chunk.iter()).enumerate() {
             if let Some(v) = v {
                 items.push((k as u64, v));
             }
@@ -255,10 +279,10 @@ impl<V: Default> RefMap<V> {
     pub(crate) fn get_or_default(&mut self, key: u64) -> &mut V {
         match self.slot_or_grow(key) {
             Some(slot) => {
-                let entry = &mut self.dense[slot];
-                if entry.is_none() {
+                if self.at(slot).is_none() {
                     self.len += 1;
                 }
+                let entry = self.at_mut(slot);
                 entry.get_or_insert_with(V::default)
             }
             None => {
