@@ -104,6 +104,11 @@ impl Item for PackedItem<'_> {
             _ => Value::None,
         }
     }
+
+    #[inline]
+    fn packed_words(&self) -> Option<&[u8]> {
+        Some(self.values)
+    }
 }
 
 impl PackedItem<'_> {
