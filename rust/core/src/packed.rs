@@ -75,9 +75,11 @@ impl Item for PackedItem<'_> {
         Some(self.len)
     }
 
-    /// Value `index`, decoded as a checked batch's is (no error is possible); `None` beyond the
-    /// item's length or the first [`MAX_ITEMS`], as [`RawItem::get`] (a longer item is refused
-    /// for its length before any item beyond the tag is looked at).
+    /// Value `index`; `None` beyond the item's length or the first [`MAX_ITEMS`], as
+    /// [`RawItem::get`] (a longer item is refused for its length before any item beyond the
+    /// tag is looked at). A value [`scan`] would refuse (a batch whose values are checked as
+    /// they are read, see [`Core::step_packed`]) is an object no check accepts, so its step
+    /// fails and the batch's error is then found.
     #[inline]
     fn get(&self, index: usize) -> Value {
         if index >= MAX_ITEMS {
@@ -97,11 +99,13 @@ impl Item for PackedItem<'_> {
         let Ok(payload) = <[u8; 8]>::try_from(payload) else {
             return Value::None;
         };
+        let word = u64::from_le_bytes(payload);
         match kind {
-            KIND_BOOL => Value::Bool(payload[0] == 1),
-            KIND_INT => Value::Int(i128::from(i64::from_le_bytes(payload))),
-            KIND_FLOAT => Value::Float(f64::from_le_bytes(payload)),
-            _ => Value::None,
+            KIND_INT => Value::Int(i128::from(word as i64)),
+            KIND_FLOAT => Value::Float(f64::from_bits(word)),
+            KIND_BOOL if word <= 1 => Value::Bool(word == 1),
+            KIND_NONE if word == 0 => Value::None,
+            _ => Value::Other { eq_int: None },
         }
     }
 
@@ -278,6 +282,34 @@ fn check_header(reader: &mut Reader<'_>, magic: &[u8; 8]) -> Result<usize, CoreE
     Ok(reader.u32("the step count")? as usize)
 }
 
+/// Check the frame of a batch (header, counts, item lengths, nothing after the last step) but
+/// not its values: returns the step count and the offset of the first step. It accepts every
+/// batch [`scan`] accepts; the error of one it refuses is [`scan`]'s.
+fn scan_frame(buf: &[u8]) -> Result<(usize, usize), CoreError> {
+    let mut reader = Reader { buf, pos: 0 };
+    let n_steps = check_header(&mut reader, STEPS_MAGIC)?;
+    let start = reader.pos;
+    for _ in 0..n_steps {
+        let n_events = reader.u32("an event count")?;
+        let n_bars = reader.u32("a bar count")?;
+        for _ in 0..(u64::from(n_events) + u64::from(n_bars)) {
+            reader.item()?;
+        }
+    }
+    reader.end()?;
+    Ok((n_steps, start))
+}
+
+/// [`scan`]'s error, `otherwise` for a batch it accepts.
+#[cold]
+#[inline(never)]
+fn scan_error(buf: &[u8], otherwise: PackedError) -> PackedError {
+    match scan(buf) {
+        Err(error) => PackedError { step: None, error },
+        Ok(_) => otherwise,
+    }
+}
+
 /// Check a whole batch, as `packed.unpack_steps` does before anything runs: returns the step
 /// count and the offset of the first step.
 fn scan(buf: &[u8]) -> Result<(usize, usize), CoreError> {
@@ -431,7 +463,17 @@ impl Core {
         buf: &[u8],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<u8>, PackedError> {
-        let (n_steps, start) = scan(buf).map_err(|error| PackedError { step: None, error })?;
+        // `packed.unpack_steps` checks the whole batch before anything runs. Its values are
+        // checked here as validation reads them instead, once: validation reads every value
+        // of a valid step, the fast path only accepts well-formed values and anything else
+        // reads as an object no check accepts (`PackedItem::get`); so all steps succeed only
+        // if every value is well formed, and on any error the whole batch is checked first
+        // and its error, if any, reported instead. Unless a callable could run (and see a step
+        // of a batch that is refused): then everything is checked first.
+        let lazy = !hooks.has_filler() && !hooks.has_comm();
+        let frame = if lazy { scan_frame(buf) } else { scan(buf) };
+        let (n_steps, start) =
+            frame.map_err(|error| scan_error(buf, PackedError { step: None, error }))?;
         let before = self.clone();
         let mut out = Writer {
             out: Vec::with_capacity(buf.len()),
@@ -458,7 +500,7 @@ impl Core {
             };
             if let Err(err) = outcome {
                 *self = before;
-                return Err(err);
+                return Err(if lazy { scan_error(buf, err) } else { err });
             }
         }
         Ok(out.out)

@@ -13,7 +13,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{json_value, json_values, record_items, state_items, Item};
+use common::{json_value, json_values, record_items, state_items, Item, TestHooks};
 use cracktrader_core::{
     decode_steps, Core, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
     PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
@@ -421,4 +421,93 @@ fn the_fast_path_runs_the_bench_stream_as_the_checks_do() {
             core = both_ways(&core, step, &|| format!("batch step {k}")).0;
         }
     }
+}
+
+/// Offsets of the values of a batch (of the kind byte of each).
+fn value_offsets(buf: &[u8]) -> Vec<usize> {
+    let u32_at = |pos: usize| u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize;
+    let mut pos = 16;
+    let mut out = Vec::new();
+    for _ in 0..u32_at(12) {
+        let items = u32_at(pos) + u32_at(pos + 4);
+        pos += 8;
+        for _ in 0..items {
+            let len = u32_at(pos);
+            pos += 4;
+            out.extend((0..len).map(|k| pos + 9 * k));
+            pos += 9 * len;
+        }
+    }
+    assert_eq!(pos, buf.len());
+    out
+}
+
+/// A batch whose values are checked as they are read still fails as `packed.unpack_steps`
+/// does, before anything runs: a malformed value anywhere (after steps that ran, or after a
+/// step that fails) is the batch's error, and the core is as it was.
+#[test]
+fn a_malformed_value_anywhere_is_the_batch_error() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/core_stream_40.bin");
+    let good = fs::read(path).expect("the bench stream");
+    let steps = batch_steps(&good);
+    let offsets = value_offsets(&good);
+    // a step that fails on its own: a cancel of an unknown ref in step 3
+    let mut failing = steps;
+    failing[3]
+        .0
+        .push(vec![Value::Int(3), Value::Int(999_999), Value::Bool(false)]);
+    let failing = pack(&failing);
+    let failing_offsets = value_offsets(&failing);
+    let mut runs = 0;
+    for (buf, offsets) in [(&good, &offsets), (&failing, &failing_offsets)] {
+        for &at in offsets.iter().skip(5).step_by(211) {
+            let mut corruptions: Vec<Vec<u8>> = Vec::new();
+            let mut kind = buf.clone();
+            kind[at] = 7;
+            corruptions.push(kind);
+            let mut none = buf.clone();
+            none[at] = KIND_NONE;
+            none[at + 1..at + 9].copy_from_slice(&5_i64.to_le_bytes());
+            corruptions.push(none);
+            let mut bool_payload = buf.clone();
+            bool_payload[at] = KIND_BOOL;
+            bool_payload[at + 1..at + 9].copy_from_slice(&2_i64.to_le_bytes());
+            corruptions.push(bool_payload);
+            let mut high = buf.clone();
+            high[at] = KIND_BOOL;
+            high[at + 1..at + 9].copy_from_slice(&(1_i64 << 40 | 1).to_le_bytes());
+            corruptions.push(high);
+            for bad in corruptions {
+                let expected = decode_steps(&bad).expect_err("a malformed batch");
+                let mut core = bench_core();
+                let before = fingerprint(&core);
+                let Err(err) = core.step_packed(&bad, &mut NoHooks) else {
+                    panic!("value at {at}: a malformed batch ran");
+                };
+                assert_eq!(err.step, None, "value at {at}");
+                assert_eq!(err.error, expected, "value at {at}");
+                assert_eq!(fingerprint(&core), before, "value at {at}");
+                // with a callable, everything is checked before anything runs
+                let mut hooks = TestHooks::default();
+                hooks.filler_on = true;
+                let Err(err) = core.step_packed(&bad, &mut hooks) else {
+                    panic!("value at {at}: a malformed batch ran");
+                };
+                assert_eq!((err.step, err.error), (None, expected), "value at {at}");
+                assert!(hooks.take_log().is_empty(), "value at {at}");
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 200, "{runs} batches");
+    // without the malformed value, the failing step is the error
+    let mut core = bench_core();
+    let Err(err) = core.step_packed(&failing, &mut NoHooks) else {
+        panic!("an unknown ref ran");
+    };
+    assert_eq!(err.step, Some(3));
+    assert!(
+        err.error.to_string().contains("unknown order ref"),
+        "{err:?}"
+    );
 }
