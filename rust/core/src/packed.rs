@@ -356,6 +356,59 @@ fn unpackable(field: &str, value: i128) -> CoreError {
     )
 }
 
+/// The longest item of the results: a `REC_EXECUTED` record.
+const MAX_WORDS: usize = 16;
+
+/// One item of the results, built in place before one copy to the output.
+struct ItemBuf {
+    bytes: [u8; 4 + MAX_WORDS * VALUE_BYTES],
+}
+
+impl ItemBuf {
+    #[inline(always)]
+    fn new() -> Self {
+        ItemBuf {
+            bytes: [0; 4 + MAX_WORDS * VALUE_BYTES],
+        }
+    }
+
+    /// Value `k`.
+    #[inline(always)]
+    fn put(&mut self, k: usize, kind: u8, payload: [u8; 8]) {
+        let at = 4 + k * VALUE_BYTES;
+        self.bytes[at] = kind;
+        self.bytes[at + 1..at + VALUE_BYTES].copy_from_slice(&payload);
+    }
+
+    /// Value `k`, an int.
+    #[inline(always)]
+    fn int(&mut self, k: usize, v: i128) -> Result<(), Unpackable> {
+        let small = i64::try_from(v).map_err(|_| (k, v))?;
+        self.put(k, KIND_INT, small.to_le_bytes());
+        Ok(())
+    }
+
+    /// Value `k`, a number.
+    #[inline(always)]
+    fn num(&mut self, k: usize, v: Num) -> Result<(), Unpackable> {
+        match v {
+            Num::Int(v) => self.int(k, v),
+            Num::Float(v) => {
+                self.put(k, KIND_FLOAT, v.to_le_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    /// The item of `n` values: its length, then the values.
+    #[inline(always)]
+    fn finish(&mut self, n: usize) -> &[u8] {
+        // n <= MAX_WORDS
+        self.bytes[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        &self.bytes[..4 + n * VALUE_BYTES]
+    }
+}
+
 struct Writer {
     out: Vec<u8>,
 }
@@ -367,32 +420,10 @@ impl Writer {
         self.out.extend_from_slice(&n.to_le_bytes());
     }
 
-    fn word(&mut self, kind: u8, payload: [u8; 8]) {
-        // one 9-byte copy: a push then an 8-byte extend checked the capacity twice per value
-        let mut word = [kind; 9];
-        word[1..].copy_from_slice(&payload);
-        self.out.extend_from_slice(&word);
-    }
-
-    fn int(&mut self, k: usize, v: i128) -> Result<(), Unpackable> {
-        let small = i64::try_from(v).map_err(|_| (k, v))?;
-        self.word(KIND_INT, small.to_le_bytes());
-        Ok(())
-    }
-
-    fn num(&mut self, k: usize, v: Num) -> Result<(), Unpackable> {
-        match v {
-            Num::Int(v) => self.int(k, v),
-            Num::Float(v) => {
-                self.word(KIND_FLOAT, v.to_le_bytes());
-                Ok(())
-            }
-        }
-    }
-
     fn record(&mut self, record: &Record) -> Result<(), Unpackable> {
-        let tag = record.tag();
-        match record {
+        let mut item = ItemBuf::new();
+        item.int(0, record.tag())?;
+        let n = match record {
             Record::Accepted { oref: r }
             | Record::Margin { oref: r }
             | Record::Submitted { oref: r }
@@ -401,44 +432,75 @@ impl Writer {
             | Record::Rejected { oref: r }
             | Record::Activated { oref: r }
             | Record::Triggered { oref: r } => {
-                self.count(2);
-                self.int(0, tag)?;
-                self.int(1, i128::from(*r))
+                item.int(1, i128::from(*r))?;
+                2
             }
             Record::Trail {
                 oref,
                 price,
                 pricelimit,
             } => {
-                self.count(4);
-                self.int(0, tag)?;
-                self.int(1, i128::from(*oref))?;
-                self.num(2, *price)?;
-                self.num(3, *pricelimit)
+                item.int(1, i128::from(*oref))?;
+                item.num(2, *price)?;
+                item.num(3, *pricelimit)?;
+                4
             }
             Record::Position { data } => {
-                self.count(2);
-                self.int(0, tag)?;
-                self.int(1, *data as i128)
+                item.int(1, *data as i128)?;
+                2
             }
             Record::Executed(x) => {
-                self.count(16);
-                self.int(0, tag)?;
-                self.int(1, i128::from(x.oref))?;
-                for (k, v) in x.nums().into_iter().enumerate() {
-                    self.num(k + 2, v)?;
+                item.int(1, i128::from(x.oref))?;
+                // `Execution::nums`, read in place
+                for (k, v) in [
+                    &x.dt,
+                    &x.size,
+                    &x.price,
+                    &x.closed,
+                    &x.closedvalue,
+                    &x.closedcomm,
+                    &x.opened,
+                    &x.openedvalue,
+                    &x.openedcomm,
+                    &x.pnl,
+                    &x.psize,
+                    &x.pprice,
+                    &x.position_size,
+                    &x.position_price,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    item.num(k + 2, *v)?;
                 }
-                Ok(())
+                16
             }
-        }
+        };
+        self.out.extend_from_slice(item.finish(n));
+        Ok(())
     }
 
+    /// The state: `State::nums`, read in place, then `idle`.
     fn state(&mut self, s: &State) -> Result<(), Unpackable> {
-        self.count(10);
-        for (k, v) in s.nums().into_iter().enumerate() {
-            self.num(k, v)?;
+        let mut item = ItemBuf::new();
+        for (k, v) in [
+            &s.cash,
+            &s.value,
+            &s.valuemkt,
+            &s.valuelever,
+            &s.valuemktlever,
+            &s.fundvalue,
+            &s.fundshares,
+            &s.leverage,
+            &s.unrealized,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            item.num(k, *v)?;
         }
-        self.word(KIND_BOOL, i64::from(s.idle).to_le_bytes());
+        item.put(9, KIND_BOOL, i64::from(s.idle).to_le_bytes());
+        self.out.extend_from_slice(item.finish(10));
         Ok(())
     }
 

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use common::{json_value, json_values, record_items, state_items, Item, TestHooks};
 use cracktrader_core::{
-    decode_steps, Core, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
-    PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
+    decode_steps, Core, CoreError, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT,
+    KIND_NONE, PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
 };
 use serde_json::Value as Json;
 
@@ -152,14 +152,27 @@ fn both_ways(core: &Core, step: &Step, context: &dyn Fn() -> String) -> (Core, b
             false
         }
         // an output int the layout cannot hold: the batch fails as a whole, the core as it was
-        (Ok(records), Err(got))
-            if got.step.is_none()
-                && got.error.to_string().contains("cannot be packed")
-                && records
-                    .iter()
-                    .flat_map(record_items)
-                    .any(|item| matches!(item, Item::Int(v) if i64::try_from(v).is_err())) =>
-        {
+        (Ok(records), Err(got)) if got.step.is_none() => {
+            let big = |item: &Item| matches!(item, Item::Int(v) if i64::try_from(*v).is_err());
+            let field = records
+                .iter()
+                .enumerate()
+                .find_map(|(i, record)| {
+                    let items = record_items(record);
+                    let k = items.iter().position(big)?;
+                    Some(format!("step 0 record {i} item {k}"))
+                })
+                .or_else(|| {
+                    let k = state_items(&slow.state()).iter().position(big)?;
+                    Some(format!("step 0 state item {k}"))
+                })
+                .unwrap_or_else(|| panic!("{}: refused {got:?}", context()));
+            assert!(
+                matches!(&got.error, CoreError::Input(e) if e.field == field
+                    && e.reason == "an int beyond 64 bits cannot be packed"),
+                "{}: {got:?}, expected {field}",
+                context()
+            );
             assert_eq!(fingerprint(&fast), fingerprint(core), "{}", context());
             return (slow, true);
         }
