@@ -176,6 +176,20 @@ fn ref_or_none(
     }
 }
 
+/// Datas whose bars are tracked on the stack.
+const INLINE_DATAS: usize = 32;
+
+/// The `compensate` item of a data the core has.
+fn core_compensate(data: usize, spec: &CommSpec) -> Compensate {
+    Compensate {
+        data,
+        target: spec
+            .compensate
+            .map_or(RefOrNone::None, |t| RefOrNone::Ref(t as u64)),
+        raw: None,
+    }
+}
+
 /// A valid `parent`/`oco`/`compensate` item.
 #[derive(Clone, Copy)]
 enum RefOrNone {
@@ -246,17 +260,10 @@ pub(crate) fn validate<I: Item>(
         core,
         new: FastSet::with_capacity_and_hasher(events.len(), BuildHasherDefault::default()),
     };
-    let mut compensate: Vec<Compensate> = core
-        .comm
-        .iter()
-        .map(|(data, spec)| Compensate {
-            data: *data,
-            target: spec
-                .compensate
-                .map_or(RefOrNone::None, |t| RefOrNone::Ref(t as u64)),
-            raw: None,
-        })
-        .collect();
+    // the core's `compensate` items, copied only once a data event may replace one: until
+    // then they are checked where they are
+    let mut compensate: Vec<Compensate> = Vec::new();
+    let mut compensate_copied = false;
 
     let mut out = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
@@ -347,6 +354,14 @@ pub(crate) fn validate<I: Item>(
                     target,
                     raw: Some((ev(12), at(12))),
                 };
+                if !compensate_copied {
+                    compensate.extend(
+                        core.comm
+                            .iter()
+                            .map(|(data, spec)| core_compensate(*data, spec)),
+                    );
+                    compensate_copied = true;
+                }
                 match compensate.iter_mut().find(|c| c.data == data) {
                     Some(slot) => *slot = entry,
                     None => compensate.push(entry),
@@ -469,7 +484,16 @@ pub(crate) fn validate<I: Item>(
         };
         out.push(event);
     }
-    for comp in &compensate {
+    let core_items = (!compensate_copied).then(|| {
+        core.comm
+            .iter()
+            .map(|(data, spec)| core_compensate(*data, spec))
+    });
+    for comp in compensate
+        .iter()
+        .copied()
+        .chain(core_items.into_iter().flatten())
+    {
         let known_target = match comp.target {
             RefOrNone::None => true,
             RefOrNone::Ref(t) => usize::try_from(t).is_ok_and(|t| datas.contains(t)),
@@ -493,10 +517,29 @@ pub(crate) fn validate<I: Item>(
     let Some(bars) = bars else {
         return Ok((out, Vec::new()));
     };
-    let mut registered: Vec<usize> = core.comm.keys().chain(datas.new).collect();
+    // the datas, sorted (each once: a new data is one the core does not have), and whether
+    // each has its bar; on the stack for a few
+    let n_datas = core.comm.len() + datas.new.len();
+    let (mut registered_inline, mut seen_inline) = ([0_usize; INLINE_DATAS], [false; INLINE_DATAS]);
+    let (mut registered_heap, mut seen_heap) = (Vec::new(), Vec::new());
+    let (registered, seen): (&mut [usize], &mut [bool]) = if n_datas <= INLINE_DATAS {
+        (
+            &mut registered_inline[..n_datas],
+            &mut seen_inline[..n_datas],
+        )
+    } else {
+        registered_heap.resize(n_datas, 0);
+        seen_heap.resize(n_datas, false);
+        (&mut registered_heap, &mut seen_heap)
+    };
+    for (slot, data) in registered
+        .iter_mut()
+        .zip(core.comm.keys().chain(datas.new.iter().copied()))
+    {
+        *slot = data;
+    }
     registered.sort_unstable();
-    registered.dedup();
-    let mut seen = vec![false; registered.len()];
+    debug_assert!(registered.windows(2).all(|w| w[0] < w[1]));
     let mut out_bars = Vec::with_capacity(bars.len());
     for (i, raw) in bars.iter().enumerate() {
         let what = What::Bar(i);
@@ -517,7 +560,7 @@ pub(crate) fn validate<I: Item>(
         };
         if bar
             .packed_words()
-            .is_some_and(|words| fast_bar(words, &registered, &mut seen, &mut out_bars))
+            .is_some_and(|words| fast_bar(words, registered, seen, &mut out_bars))
         {
             continue;
         }

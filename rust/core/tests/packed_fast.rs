@@ -524,3 +524,107 @@ fn a_malformed_value_anywhere_is_the_batch_error() {
         "{err:?}"
     );
 }
+
+fn data_event(data: i128, compensate: i128) -> Vec<Value> {
+    let f = Value::Float;
+    vec![
+        Value::Int(0),
+        Value::Int(data),
+        Value::Bool(true),
+        Value::Bool(true),
+        f(0.001),
+        f(1.0),
+        f(0.0),
+        f(0.0),
+        f(1.0),
+        f(0.0),
+        Value::Bool(false),
+        Value::Int(0),
+        Value::Int(compensate),
+    ]
+}
+
+fn bar(data: i128) -> Vec<Value> {
+    let mut bar = vec![Value::Int(data), Value::Float(730_000.5)];
+    bar.extend([Value::Float(100.0); 12]);
+    bar.push(Value::Int(730_000));
+    bar
+}
+
+/// Input error `(field, reason, value)` of a step, run both ways.
+fn refusal(core: &Core, step: &Step) -> (String, String, String) {
+    let (_, ok) = both_ways(core, step, &|| "many datas".to_owned());
+    assert!(!ok, "refused");
+    match core
+        .clone()
+        .step_raw(&raw(&step.0), &raw(&step.1), &mut NoHooks)
+    {
+        Err(CoreError::Input(e)) => (e.what, e.field, format!("{} {:?}", e.reason, e.value)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// More datas than validation tracks on the stack, registered out of order, some compensating
+/// others: bars in any order, a missing, unknown or duplicate bar, an unknown compensate
+/// target (of a new data or of one the core has).
+#[test]
+fn many_datas_and_their_bars() {
+    let n = 40;
+    let mut core = bench_core();
+    let register: Vec<Vec<Value>> = (0..n)
+        .rev()
+        .map(|d| data_event(d, if d % 3 == 0 { (d + 7) % n } else { -1 }))
+        .collect();
+    let all_bars: Vec<Vec<Value>> = (0..n).map(|d| bar((d * 17) % n)).collect();
+    let (next, ok) = both_ways(&core, &(register, all_bars.clone()), &|| {
+        "register".to_owned()
+    });
+    assert!(ok);
+    core = next;
+    let (next, ok) = both_ways(&core, &(vec![], all_bars.clone()), &|| "bars".to_owned());
+    assert!(ok);
+    core = next;
+    let missing: Vec<Vec<Value>> = all_bars
+        .iter()
+        .filter(|b| !matches!(b[0], Value::Int(5 | 17)))
+        .cloned()
+        .collect();
+    assert_eq!(
+        refusal(&core, &(vec![], missing)),
+        (
+            "bars".into(),
+            "data".into(),
+            "no bar for a registered data Int(5)".into()
+        )
+    );
+    let mut unknown = all_bars.clone();
+    unknown.push(bar(n));
+    assert_eq!(
+        refusal(&core, &(vec![], unknown)).2,
+        format!("unknown data Int({n})")
+    );
+    let mut twice = all_bars.clone();
+    twice.push(bar(3));
+    assert_eq!(
+        refusal(&core, &(vec![], twice)).2,
+        "duplicate bar Int(3)".to_owned()
+    );
+    // a new data compensating an unknown one
+    assert_eq!(
+        refusal(&core, &(vec![data_event(n, n + 5)], all_bars.clone())),
+        (
+            format!("data {n}"),
+            "compensate".into(),
+            format!("unknown data Int({})", n + 5)
+        )
+    );
+    // a new data, and one the core has now compensating it
+    let mut with_new = all_bars;
+    with_new.push(bar(n));
+    let (_, ok) = both_ways(
+        &core,
+        &(vec![data_event(n, -1), data_event(4, n)], with_new),
+        &|| "compensate a new data".to_owned(),
+    );
+    assert!(ok);
+}
