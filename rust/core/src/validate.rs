@@ -2,8 +2,6 @@
 //! same checks in the same order with the same messages. Nothing is applied unless everything
 //! is valid; the result is the batch as typed events and bars.
 
-use std::hash::BuildHasherDefault;
-
 use crate::hashing::FastSet;
 
 use crate::comm::{CommSpec, COMM_METHODS};
@@ -210,12 +208,46 @@ const BAR_FIELDS: [&str; 14] = [
 /// The refs the core knows plus those of the batch being validated (`_Known`).
 struct Known<'a> {
     core: &'a Core,
-    new: FastSet<u64>,
+    new: NewRefs,
 }
 
 impl Known<'_> {
     fn contains(&self, oref: u64) -> bool {
-        self.core.knows_ref(oref) || self.new.contains(&oref)
+        self.core.knows_ref(oref) || self.new.contains(oref)
+    }
+}
+
+/// The refs of the batch being validated: a sorted `Vec` while they come in increasing order
+/// (as an adapter numbers its orders), where a new ref beyond the last is known absent at
+/// once; a set from the first one that does not.
+enum NewRefs {
+    Sorted(Vec<u64>),
+    Set(FastSet<u64>),
+}
+
+impl NewRefs {
+    fn contains(&self, oref: u64) -> bool {
+        match self {
+            NewRefs::Sorted(refs) => {
+                refs.last().is_some_and(|&last| oref <= last) && refs.binary_search(&oref).is_ok()
+            }
+            NewRefs::Set(refs) => refs.contains(&oref),
+        }
+    }
+
+    /// Add a ref it does not hold.
+    fn insert(&mut self, oref: u64) {
+        match self {
+            NewRefs::Sorted(refs) if refs.last().is_none_or(|&last| oref > last) => refs.push(oref),
+            NewRefs::Sorted(refs) => {
+                let mut set: FastSet<u64> = refs.iter().copied().collect();
+                set.insert(oref);
+                *self = NewRefs::Set(set);
+            }
+            NewRefs::Set(refs) => {
+                refs.insert(oref);
+            }
+        }
     }
 }
 
@@ -258,7 +290,7 @@ pub(crate) fn validate<I: Item>(
     // one allocation for the refs of the batch (at most one per event), none while it fills
     let mut known = Known {
         core,
-        new: FastSet::with_capacity_and_hasher(events.len(), BuildHasherDefault::default()),
+        new: NewRefs::Sorted(Vec::with_capacity(events.len())),
     };
     // the core's `compensate` items, copied only once a data event may replace one: until
     // then they are checked where they are
@@ -1009,4 +1041,41 @@ fn bar_of(words: &[u8], registered: &[usize], seen: &[bool]) -> Option<(usize, B
         day: i128::from(word_int(w, 14)?),
     };
     Some((slot, bar))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// `NewRefs` answers as a set, whatever the order of the refs.
+    #[test]
+    fn new_refs_are_a_set() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200 {
+            let mut refs = NewRefs::Sorted(Vec::new());
+            let mut model = HashSet::new();
+            for k in 0..(round % 40) {
+                // mostly increasing, now and then anything
+                let oref = if next() % 5 == 0 {
+                    next() % 100
+                } else {
+                    k * 3 + next() % 3
+                };
+                assert_eq!(refs.contains(oref), model.contains(&oref));
+                if model.insert(oref) {
+                    refs.insert(oref);
+                }
+                for probe in 0..130 {
+                    assert_eq!(refs.contains(probe), model.contains(&probe));
+                }
+            }
+        }
+    }
 }
