@@ -282,22 +282,11 @@ fn check_header(reader: &mut Reader<'_>, magic: &[u8; 8]) -> Result<usize, CoreE
     Ok(reader.u32("the step count")? as usize)
 }
 
-/// Check the frame of a batch (header, counts, item lengths, nothing after the last step) but
-/// not its values: returns the step count and the offset of the first step. It accepts every
-/// batch [`scan`] accepts; the error of one it refuses is [`scan`]'s.
-fn scan_frame(buf: &[u8]) -> Result<(usize, usize), CoreError> {
+/// The header of a batch of steps: returns the step count and the offset of the first step.
+fn read_header(buf: &[u8]) -> Result<(usize, usize), CoreError> {
     let mut reader = Reader { buf, pos: 0 };
     let n_steps = check_header(&mut reader, STEPS_MAGIC)?;
-    let start = reader.pos;
-    for _ in 0..n_steps {
-        let n_events = reader.u32("an event count")?;
-        let n_bars = reader.u32("a bar count")?;
-        for _ in 0..(u64::from(n_events) + u64::from(n_bars)) {
-            reader.item()?;
-        }
-    }
-    reader.end()?;
-    Ok((n_steps, start))
+    Ok((n_steps, reader.pos))
 }
 
 /// [`scan`]'s error, `otherwise` for a batch it accepts.
@@ -525,15 +514,17 @@ impl Core {
         buf: &[u8],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<u8>, PackedError> {
-        // `packed.unpack_steps` checks the whole batch before anything runs. Its values are
-        // checked here as validation reads them instead, once: validation reads every value
-        // of a valid step, the fast path only accepts well-formed values and anything else
-        // reads as an object no check accepts (`PackedItem::get`); so all steps succeed only
-        // if every value is well formed, and on any error the whole batch is checked first
-        // and its error, if any, reported instead. Unless a callable could run (and see a step
-        // of a batch that is refused): then everything is checked first.
+        // `packed.unpack_steps` checks the whole batch before anything runs. Here it is
+        // checked as it is read instead, once. Its frame (counts, item lengths, nothing after
+        // the last step) as the steps are read, in the order `scan` reads it. Its values as
+        // validation reads them: validation reads every value of a valid step, the fast path
+        // only accepts well-formed values and anything else reads as an object no check
+        // accepts (`PackedItem::get`). So all steps succeed and the batch ends where it should
+        // only if `scan` accepts it, and on any error the whole batch is scanned and its
+        // error, if any, reported instead. Unless a callable could run (and see a step of a
+        // batch that is refused): then everything is checked first.
         let lazy = !hooks.has_filler() && !hooks.has_comm();
-        let frame = if lazy { scan_frame(buf) } else { scan(buf) };
+        let frame = if lazy { read_header(buf) } else { scan(buf) };
         let (n_steps, start) =
             frame.map_err(|error| scan_error(buf, PackedError { step: None, error }))?;
         let before = self.clone();
@@ -543,8 +534,7 @@ impl Core {
         out.out.extend_from_slice(RESULTS_MAGIC);
         out.out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
         out.count(n_steps);
-        // the batch is known to be well formed: read one step at a time into reused buffers of
-        // views, validated in place
+        // one step at a time into reused buffers of views, validated in place
         let mut reader = Reader { buf, pos: start };
         let (mut events, mut bars) = (Vec::new(), Vec::new());
         for k in 0..n_steps {
@@ -564,6 +554,10 @@ impl Core {
                 *self = before;
                 return Err(if lazy { scan_error(buf, err) } else { err });
             }
+        }
+        if let Err(error) = reader.end() {
+            *self = before;
+            return Err(scan_error(buf, PackedError { step: None, error }));
         }
         Ok(out.out)
     }

@@ -468,6 +468,77 @@ fn value_offsets(buf: &[u8]) -> Vec<usize> {
     out
 }
 
+/// Offsets of the counts of a batch: of each step's event count, and of each item's length.
+fn count_offsets(buf: &[u8]) -> (Vec<usize>, Vec<usize>) {
+    let u32_at = |pos: usize| u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize;
+    let mut pos = 16;
+    let (mut steps, mut items) = (Vec::new(), Vec::new());
+    for _ in 0..u32_at(12) {
+        steps.push(pos);
+        let n = u32_at(pos) + u32_at(pos + 4);
+        pos += 8;
+        for _ in 0..n {
+            items.push(pos);
+            pos += 4 + 9 * u32_at(pos);
+        }
+    }
+    assert_eq!(pos, buf.len());
+    (steps, items)
+}
+
+/// A batch whose frame is read as its steps run still fails as `packed.unpack_steps` does:
+/// a wrong count or length anywhere, a byte missing or too many.
+#[test]
+fn a_malformed_frame_anywhere_is_the_batch_error() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/core_stream_40.bin");
+    let good = fs::read(path).expect("the bench stream");
+    let mut steps = batch_steps(&good);
+    steps[3]
+        .0
+        .push(vec![Value::Int(3), Value::Int(999_999), Value::Bool(false)]);
+    let failing = pack(&steps);
+    let mut runs = 0;
+    for buf in [&good, &failing] {
+        let (step_at, item_at) = count_offsets(buf);
+        let mut bad: Vec<Vec<u8>> = Vec::new();
+        let edit = |at: usize, delta: i64| {
+            let mut out = buf.clone();
+            let v = u32::from_le_bytes(out[at..at + 4].try_into().unwrap());
+            let v = u32::try_from(i64::from(v) + delta).unwrap();
+            out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            out
+        };
+        bad.push(buf[..buf.len() - 1].to_vec());
+        bad.push([buf.as_slice(), &[0]].concat());
+        bad.push([buf.as_slice(), &[0; 9]].concat());
+        bad.push(edit(12, 1));
+        bad.push(edit(12, -1));
+        for &at in step_at.iter().step_by(7) {
+            bad.push(edit(at, 1));
+            bad.push(edit(at + 4, -1));
+        }
+        for &at in item_at.iter().skip(3).step_by(97) {
+            bad.push(edit(at, 1));
+            bad.push(edit(at, -1));
+        }
+        for bad in bad {
+            let Err(expected) = decode_steps(&bad) else {
+                // a batch that reads as another well-formed one
+                continue;
+            };
+            let mut core = bench_core();
+            let before = fingerprint(&core);
+            let Err(err) = core.step_packed(&bad, &mut NoHooks) else {
+                panic!("a malformed batch ran: {expected:?}");
+            };
+            assert_eq!((err.step, err.error), (None, expected));
+            assert_eq!(fingerprint(&core), before);
+            runs += 1;
+        }
+    }
+    assert!(runs > 50, "{runs} batches");
+}
+
 /// A batch whose values are checked as they are read still fails as `packed.unpack_steps`
 /// does, before anything runs: a malformed value anywhere (after steps that ran, or after a
 /// step that fails) is the batch's error, and the core is as it was.
