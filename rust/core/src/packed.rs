@@ -75,9 +75,11 @@ impl Item for PackedItem<'_> {
         Some(self.len)
     }
 
-    /// Value `index`, decoded as a checked batch's is (no error is possible); `None` beyond the
-    /// item's length or the first [`MAX_ITEMS`], as [`RawItem::get`] (a longer item is refused
-    /// for its length before any item beyond the tag is looked at).
+    /// Value `index`; `None` beyond the item's length or the first [`MAX_ITEMS`], as
+    /// [`RawItem::get`] (a longer item is refused for its length before any item beyond the
+    /// tag is looked at). A value [`scan`] would refuse (a batch whose values are checked as
+    /// they are read, see [`Core::step_packed`]) is an object no check accepts, so its step
+    /// fails and the batch's error is then found.
     #[inline]
     fn get(&self, index: usize) -> Value {
         if index >= MAX_ITEMS {
@@ -97,12 +99,19 @@ impl Item for PackedItem<'_> {
         let Ok(payload) = <[u8; 8]>::try_from(payload) else {
             return Value::None;
         };
+        let word = u64::from_le_bytes(payload);
         match kind {
-            KIND_BOOL => Value::Bool(payload[0] == 1),
-            KIND_INT => Value::Int(i128::from(i64::from_le_bytes(payload))),
-            KIND_FLOAT => Value::Float(f64::from_le_bytes(payload)),
-            _ => Value::None,
+            KIND_INT => Value::Int(i128::from(word as i64)),
+            KIND_FLOAT => Value::Float(f64::from_bits(word)),
+            KIND_BOOL if word <= 1 => Value::Bool(word == 1),
+            KIND_NONE if word == 0 => Value::None,
+            _ => Value::Other { eq_int: None },
         }
+    }
+
+    #[inline]
+    fn packed_words(&self) -> Option<&[u8]> {
+        Some(self.values)
     }
 }
 
@@ -273,6 +282,23 @@ fn check_header(reader: &mut Reader<'_>, magic: &[u8; 8]) -> Result<usize, CoreE
     Ok(reader.u32("the step count")? as usize)
 }
 
+/// The header of a batch of steps: returns the step count and the offset of the first step.
+fn read_header(buf: &[u8]) -> Result<(usize, usize), CoreError> {
+    let mut reader = Reader { buf, pos: 0 };
+    let n_steps = check_header(&mut reader, STEPS_MAGIC)?;
+    Ok((n_steps, reader.pos))
+}
+
+/// [`scan`]'s error, `otherwise` for a batch it accepts.
+#[cold]
+#[inline(never)]
+fn scan_error(buf: &[u8], otherwise: PackedError) -> PackedError {
+    match scan(buf) {
+        Err(error) => PackedError { step: None, error },
+        Ok(_) => otherwise,
+    }
+}
+
 /// Check a whole batch, as `packed.unpack_steps` does before anything runs: returns the step
 /// count and the offset of the first step.
 fn scan(buf: &[u8]) -> Result<(usize, usize), CoreError> {
@@ -319,6 +345,59 @@ fn unpackable(field: &str, value: i128) -> CoreError {
     )
 }
 
+/// The longest item of the results: a `REC_EXECUTED` record.
+const MAX_WORDS: usize = 16;
+
+/// One item of the results, built in place before one copy to the output.
+struct ItemBuf {
+    bytes: [u8; 4 + MAX_WORDS * VALUE_BYTES],
+}
+
+impl ItemBuf {
+    #[inline(always)]
+    fn new() -> Self {
+        ItemBuf {
+            bytes: [0; 4 + MAX_WORDS * VALUE_BYTES],
+        }
+    }
+
+    /// Value `k`.
+    #[inline(always)]
+    fn put(&mut self, k: usize, kind: u8, payload: [u8; 8]) {
+        let at = 4 + k * VALUE_BYTES;
+        self.bytes[at] = kind;
+        self.bytes[at + 1..at + VALUE_BYTES].copy_from_slice(&payload);
+    }
+
+    /// Value `k`, an int.
+    #[inline(always)]
+    fn int(&mut self, k: usize, v: i128) -> Result<(), Unpackable> {
+        let small = i64::try_from(v).map_err(|_| (k, v))?;
+        self.put(k, KIND_INT, small.to_le_bytes());
+        Ok(())
+    }
+
+    /// Value `k`, a number.
+    #[inline(always)]
+    fn num(&mut self, k: usize, v: Num) -> Result<(), Unpackable> {
+        match v {
+            Num::Int(v) => self.int(k, v),
+            Num::Float(v) => {
+                self.put(k, KIND_FLOAT, v.to_le_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    /// The item of `n` values: its length, then the values.
+    #[inline(always)]
+    fn finish(&mut self, n: usize) -> &[u8] {
+        // n <= MAX_WORDS
+        self.bytes[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        &self.bytes[..4 + n * VALUE_BYTES]
+    }
+}
+
 struct Writer {
     out: Vec<u8>,
 }
@@ -330,32 +409,10 @@ impl Writer {
         self.out.extend_from_slice(&n.to_le_bytes());
     }
 
-    fn word(&mut self, kind: u8, payload: [u8; 8]) {
-        // one 9-byte copy: a push then an 8-byte extend checked the capacity twice per value
-        let mut word = [kind; 9];
-        word[1..].copy_from_slice(&payload);
-        self.out.extend_from_slice(&word);
-    }
-
-    fn int(&mut self, k: usize, v: i128) -> Result<(), Unpackable> {
-        let small = i64::try_from(v).map_err(|_| (k, v))?;
-        self.word(KIND_INT, small.to_le_bytes());
-        Ok(())
-    }
-
-    fn num(&mut self, k: usize, v: Num) -> Result<(), Unpackable> {
-        match v {
-            Num::Int(v) => self.int(k, v),
-            Num::Float(v) => {
-                self.word(KIND_FLOAT, v.to_le_bytes());
-                Ok(())
-            }
-        }
-    }
-
     fn record(&mut self, record: &Record) -> Result<(), Unpackable> {
-        let tag = record.tag();
-        match record {
+        let mut item = ItemBuf::new();
+        item.int(0, record.tag())?;
+        let n = match record {
             Record::Accepted { oref: r }
             | Record::Margin { oref: r }
             | Record::Submitted { oref: r }
@@ -364,44 +421,75 @@ impl Writer {
             | Record::Rejected { oref: r }
             | Record::Activated { oref: r }
             | Record::Triggered { oref: r } => {
-                self.count(2);
-                self.int(0, tag)?;
-                self.int(1, i128::from(*r))
+                item.int(1, i128::from(*r))?;
+                2
             }
             Record::Trail {
                 oref,
                 price,
                 pricelimit,
             } => {
-                self.count(4);
-                self.int(0, tag)?;
-                self.int(1, i128::from(*oref))?;
-                self.num(2, *price)?;
-                self.num(3, *pricelimit)
+                item.int(1, i128::from(*oref))?;
+                item.num(2, *price)?;
+                item.num(3, *pricelimit)?;
+                4
             }
             Record::Position { data } => {
-                self.count(2);
-                self.int(0, tag)?;
-                self.int(1, *data as i128)
+                item.int(1, *data as i128)?;
+                2
             }
             Record::Executed(x) => {
-                self.count(16);
-                self.int(0, tag)?;
-                self.int(1, i128::from(x.oref))?;
-                for (k, v) in x.nums().into_iter().enumerate() {
-                    self.num(k + 2, v)?;
+                item.int(1, i128::from(x.oref))?;
+                // `Execution::nums`, read in place
+                for (k, v) in [
+                    &x.dt,
+                    &x.size,
+                    &x.price,
+                    &x.closed,
+                    &x.closedvalue,
+                    &x.closedcomm,
+                    &x.opened,
+                    &x.openedvalue,
+                    &x.openedcomm,
+                    &x.pnl,
+                    &x.psize,
+                    &x.pprice,
+                    &x.position_size,
+                    &x.position_price,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    item.num(k + 2, *v)?;
                 }
-                Ok(())
+                16
             }
-        }
+        };
+        self.out.extend_from_slice(item.finish(n));
+        Ok(())
     }
 
+    /// The state: `State::nums`, read in place, then `idle`.
     fn state(&mut self, s: &State) -> Result<(), Unpackable> {
-        self.count(10);
-        for (k, v) in s.nums().into_iter().enumerate() {
-            self.num(k, v)?;
+        let mut item = ItemBuf::new();
+        for (k, v) in [
+            &s.cash,
+            &s.value,
+            &s.valuemkt,
+            &s.valuelever,
+            &s.valuemktlever,
+            &s.fundvalue,
+            &s.fundshares,
+            &s.leverage,
+            &s.unrealized,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            item.num(k, *v)?;
         }
-        self.word(KIND_BOOL, i64::from(s.idle).to_le_bytes());
+        item.put(9, KIND_BOOL, i64::from(s.idle).to_le_bytes());
+        self.out.extend_from_slice(item.finish(10));
         Ok(())
     }
 
@@ -426,7 +514,19 @@ impl Core {
         buf: &[u8],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<u8>, PackedError> {
-        let (n_steps, start) = scan(buf).map_err(|error| PackedError { step: None, error })?;
+        // `packed.unpack_steps` checks the whole batch before anything runs. Here it is
+        // checked as it is read instead, once. Its frame (counts, item lengths, nothing after
+        // the last step) as the steps are read, in the order `scan` reads it. Its values as
+        // validation reads them: validation reads every value of a valid step, the fast path
+        // only accepts well-formed values and anything else reads as an object no check
+        // accepts (`PackedItem::get`). So all steps succeed and the batch ends where it should
+        // only if `scan` accepts it, and on any error the whole batch is scanned and its
+        // error, if any, reported instead. Unless a callable could run (and see a step of a
+        // batch that is refused): then everything is checked first.
+        let lazy = !hooks.has_filler() && !hooks.has_comm();
+        let frame = if lazy { read_header(buf) } else { scan(buf) };
+        let (n_steps, start) =
+            frame.map_err(|error| scan_error(buf, PackedError { step: None, error }))?;
         let before = self.clone();
         let mut out = Writer {
             out: Vec::with_capacity(buf.len()),
@@ -434,8 +534,7 @@ impl Core {
         out.out.extend_from_slice(RESULTS_MAGIC);
         out.out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
         out.count(n_steps);
-        // the batch is known to be well formed: read one step at a time into reused buffers of
-        // views, validated in place
+        // one step at a time into reused buffers of views, validated in place
         let mut reader = Reader { buf, pos: start };
         let (mut events, mut bars) = (Vec::new(), Vec::new());
         for k in 0..n_steps {
@@ -453,8 +552,12 @@ impl Core {
             };
             if let Err(err) = outcome {
                 *self = before;
-                return Err(err);
+                return Err(if lazy { scan_error(buf, err) } else { err });
             }
+        }
+        if let Err(error) = reader.end() {
+            *self = before;
+            return Err(scan_error(buf, PackedError { step: None, error }));
         }
         Ok(out.out)
     }

@@ -145,6 +145,16 @@ pub trait Item {
     fn length(&self) -> Option<usize>;
     /// Item `index` of a tuple (`None` beyond its length or the first [`MAX_ITEMS`]).
     fn get(&self, index: usize) -> Value;
+
+    /// The tuple's values as a packed batch lays them out (`bt_cracktrader/core/packed.py`):
+    /// one 9-byte word per value, a kind byte then a little-endian payload, decoding to the
+    /// same values as [`Item::get`]. Validation reads a well-formed event or bar straight
+    /// from them and leaves anything else to the checks item by item; `None` (the default)
+    /// for an item held any other way.
+    #[inline]
+    fn packed_words(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl Item for RawItem {
