@@ -1191,7 +1191,7 @@ impl Core {
                 None if ago == 0 => pbar.dt,
                 None => pbar.pdt,
             };
-            cx.records.push(Record::Executed(Box::new(Execution {
+            cx.records.push(Record::Executed(Execution {
                 oref: order.oref,
                 dt,
                 size: execsize,
@@ -1207,7 +1207,7 @@ impl Core {
                 pprice,
                 position_size,
                 position_price,
-            })));
+            }));
             self.ococheck(idx, cx.records)?;
         }
 
