@@ -259,6 +259,20 @@ impl Core {
         bars: &[I],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<Record>, CoreError> {
+        let mut records = Vec::new();
+        self.step_raw_into(events, bars, hooks, &mut records)?;
+        Ok(records)
+    }
+
+    /// [`Core::step_raw`] appending the records to `records` (a caller running many steps
+    /// reuses one vector). On an error, `records` may hold some of the failed step's records.
+    pub fn step_raw_into<I: crate::value::Item>(
+        &mut self,
+        events: &[I],
+        bars: &[I],
+        hooks: &mut dyn Hooks,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
         let (events, bars) = validate(self, events, Some(bars))?;
         let filler = events
             .iter()
@@ -278,13 +292,12 @@ impl Core {
             ));
         }
         // about a record per event and a couple per bar: most steps never grow the vector
-        let mut records = Vec::with_capacity(events.len() + 2 * bars.len() + 8);
+        records.reserve(events.len() + 2 * bars.len() + 8);
         for event in &events {
-            self.apply_event(event, &mut records)?;
+            self.apply_event(event, records)?;
         }
         let marks = Marks::new(&bars);
-        self.next(&marks, &mut records, hooks)?;
-        Ok(records)
+        self.next(&marks, records, hooks)
     }
 
     /// `broker.getvalue(datas=...)`: with one data its raw value, else the partial total, which
