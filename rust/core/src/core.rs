@@ -549,7 +549,7 @@ impl Core {
             Some(&o) => self.queued[o] > 0,
             None => true, // not an order of this core: scan to be sure
         };
-        if !self.refs_shared && !ocol.iter().any(queued) {
+        if !self.refs_shared && !ocol.any(queued) {
             return Ok(()); // (the usual case) no member is queued: the scan would find none
         }
         for i in (0..self.pending.len()).rev() {
