@@ -151,7 +151,8 @@ const CHUNK: usize = 256;
 /// dense part moves the keys it covers).
 #[derive(Clone, Debug)]
 pub(crate) struct RefMap<V> {
-    dense: Vec<Box<[Option<V>]>>,
+    /// Fixed-size chunks: indexing within one needs no bounds check.
+    dense: Vec<Box<[Option<V>; CHUNK]>>,
     sparse: FastMap<u64, V>,
     len: usize,
 }
@@ -201,7 +202,12 @@ impl<V> RefMap<V> {
         }
         let key = usize::try_from(key).ok()?;
         while self.covered() <= key {
-            self.dense.push((0..CHUNK).map(|_| None).collect());
+            // (built on the heap: a chunk of groups is too large for a stack temporary)
+            let chunk: Box<[Option<V>]> = (0..CHUNK).map(|_| None).collect();
+            match chunk.try_into() {
+                Ok(chunk) => self.dense.push(chunk),
+                Err(_) => unreachable!("a chunk of CHUNK entries"),
+            }
         }
         if !self.sparse.is_empty() {
             let covered = self.covered() as u64;
