@@ -259,6 +259,20 @@ impl Core {
         bars: &[I],
         hooks: &mut dyn Hooks,
     ) -> Result<Vec<Record>, CoreError> {
+        let mut records = Vec::new();
+        self.step_raw_into(events, bars, hooks, &mut records)?;
+        Ok(records)
+    }
+
+    /// [`Core::step_raw`] appending the records to `records` (a caller running many steps
+    /// reuses one vector). On an error, `records` may hold some of the failed step's records.
+    pub fn step_raw_into<I: crate::value::Item>(
+        &mut self,
+        events: &[I],
+        bars: &[I],
+        hooks: &mut dyn Hooks,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
         let (events, bars) = validate(self, events, Some(bars))?;
         let filler = events
             .iter()
@@ -278,13 +292,12 @@ impl Core {
             ));
         }
         // about a record per event and a couple per bar: most steps never grow the vector
-        let mut records = Vec::with_capacity(events.len() + 2 * bars.len() + 8);
+        records.reserve(events.len() + 2 * bars.len() + 8);
         for event in &events {
-            self.apply_event(event, &mut records)?;
+            self.apply_event(event, records)?;
         }
         let marks = Marks::new(&bars);
-        self.next(&marks, &mut records, hooks)?;
-        Ok(records)
+        self.next(&marks, records, hooks)
     }
 
     /// `broker.getvalue(datas=...)`: with one data its raw value, else the partial total, which
@@ -525,18 +538,20 @@ impl Core {
 
     fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
         let parentref = *self.ocos.get(&self.orders[idx].oref).ok_or(MISSING_OCO)?;
-        let ocol = match self.ocos.get(&parentref) {
-            Some(ocoref) => self.ocol.remove(ocoref),
-            None => None,
-        };
-        let Some(ocol) = ocol.filter(|l| !l.is_empty()) else {
+        let Some(&ocoref) = self.ocos.get(&parentref) else {
             return Ok(());
         };
+        let Some(ocol) = self.ocol.remove(&ocoref) else {
+            return Ok(());
+        };
+        if ocol.is_empty() {
+            return Ok(());
+        }
         let queued = |oref: &u64| match self.by_ref.get(oref) {
             Some(&o) => self.queued[o] > 0,
             None => true, // not an order of this core: scan to be sure
         };
-        if !self.refs_shared && !ocol.iter().any(queued) {
+        if !self.refs_shared && !ocol.any(queued) {
             return Ok(()); // (the usual case) no member is queued: the scan would find none
         }
         for i in (0..self.pending.len()).rev() {
@@ -816,39 +831,29 @@ impl Core {
         })
     }
 
+    // (the matching rules read the bar's prices from `cx.bar` where they use them: copying
+    // all five numbers up front for every order and every bar was a cost of its own)
     fn try_exec(&mut self, idx: usize, cx: &mut Ctx<'_, '_>) -> Result<(), CoreError> {
-        let bar = cx.bar;
-        let (dt0, popen, phigh, plow, pclose) = (bar.dt, bar.open, bar.high, bar.low, bar.close);
         let order = &self.orders[idx];
         let ex = order.exectype;
-        let (price, pricelimit) = (order.price, order.pricelimit);
         match ex {
-            EXEC_MARKET => self.try_exec_market(idx, dt0, popen, phigh, plow, cx),
-            EXEC_CLOSE => self.try_exec_close(idx, dt0, pclose, cx),
-            EXEC_LIMIT => self.try_exec_limit(idx, popen, phigh, plow, price, cx),
+            EXEC_MARKET => self.try_exec_market(idx, cx),
+            EXEC_CLOSE => self.try_exec_close(idx, cx),
+            EXEC_LIMIT => self.try_exec_limit(idx, order.price, cx),
             EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT if order.triggered => {
-                self.try_exec_limit(idx, popen, phigh, plow, pricelimit, cx)
+                self.try_exec_limit(idx, order.pricelimit, cx)
             }
-            EXEC_STOP | EXEC_STOPTRAIL => {
-                self.try_exec_stop(idx, [popen, phigh, plow], price, pclose, cx)
-            }
+            EXEC_STOP | EXEC_STOPTRAIL => self.try_exec_stop(idx, order.price, cx),
             EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT => {
-                self.try_exec_stoplimit(idx, [popen, phigh, plow, pclose], price, pricelimit, cx)
+                self.try_exec_stoplimit(idx, order.price, order.pricelimit, cx)
             }
-            EXEC_HISTORICAL => self.execute(idx, 0, Some(price), cx, None),
+            EXEC_HISTORICAL => self.execute(idx, 0, Some(order.price), cx, None),
             _ => Ok(()),
         }
     }
 
-    fn try_exec_market(
-        &mut self,
-        idx: usize,
-        dt0: Num,
-        popen: Num,
-        phigh: Num,
-        plow: Num,
-        cx: &mut Ctx<'_, '_>,
-    ) -> Result<(), CoreError> {
+    fn try_exec_market(&mut self, idx: usize, cx: &mut Ctx<'_, '_>) -> Result<(), CoreError> {
+        let bar = cx.bar;
         let order = &self.orders[idx];
         let dtcoc;
         let exprice;
@@ -856,27 +861,22 @@ impl Core {
             dtcoc = Some(order.created_dt);
             exprice = order.pclose;
         } else {
-            if !self.config.coo && dt0.le(order.created_dt) {
+            if !self.config.coo && bar.dt.le(order.created_dt) {
                 return Ok(());
             }
             dtcoc = None;
-            exprice = popen;
+            exprice = bar.open;
         }
         let p = if order.isbuy {
-            self.slip_up(phigh, exprice, self.config.slip_open, false)?
+            self.slip_up(bar.high, exprice, self.config.slip_open, false)?
         } else {
-            self.slip_down(plow, exprice, self.config.slip_open, false)?
+            self.slip_down(bar.low, exprice, self.config.slip_open, false)?
         };
         self.execute(idx, 0, p, cx, dtcoc)
     }
 
-    fn try_exec_close(
-        &mut self,
-        idx: usize,
-        dt0: Num,
-        pclose: Num,
-        cx: &mut Ctx<'_, '_>,
-    ) -> Result<(), CoreError> {
+    fn try_exec_close(&mut self, idx: usize, cx: &mut Ctx<'_, '_>) -> Result<(), CoreError> {
+        let (dt0, pclose) = (cx.bar.dt, cx.bar.close);
         let order = &self.orders[idx];
         if dt0.gt(order.created_dt) && dt0.ge(order.dteos) {
             let pannotated = order.pannotated.filter(|p| p.truthy());
@@ -894,12 +894,11 @@ impl Core {
     fn try_exec_limit(
         &mut self,
         idx: usize,
-        popen: Num,
-        phigh: Num,
-        plow: Num,
         plimit: Num,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<(), CoreError> {
+        let bar = cx.bar;
+        let (popen, phigh, plow) = (bar.open, bar.high, bar.low);
         let slip_open = self.config.slip_open;
         if self.orders[idx].isbuy {
             if plimit.ge(popen) {
@@ -921,11 +920,11 @@ impl Core {
     fn try_exec_stop(
         &mut self,
         idx: usize,
-        [popen, phigh, plow]: [Num; 3],
         pcreated: Num,
-        pclose: Num,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<(), CoreError> {
+        let bar = cx.bar;
+        let (popen, phigh, plow, pclose) = (bar.open, bar.high, bar.low, bar.close);
         let slip_open = self.config.slip_open;
         if self.orders[idx].isbuy {
             if popen.ge(pcreated) {
@@ -958,15 +957,16 @@ impl Core {
     fn try_exec_stoplimit(
         &mut self,
         idx: usize,
-        [popen, phigh, plow, pclose]: [Num; 4],
         pcreated: Num,
         plimit: Num,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<(), CoreError> {
+        let bar = cx.bar;
+        let (popen, phigh, plow, pclose) = (bar.open, bar.high, bar.low, bar.close);
         if self.orders[idx].isbuy {
             if popen.ge(pcreated) {
                 self.trigger(idx, cx.records);
-                self.try_exec_limit(idx, popen, phigh, plow, plimit, cx)?;
+                self.try_exec_limit(idx, plimit, cx)?;
             } else if phigh.ge(pcreated) {
                 self.trigger(idx, cx.records);
                 if popen.gt(pclose) {
@@ -983,7 +983,7 @@ impl Core {
             }
         } else if popen.le(pcreated) {
             self.trigger(idx, cx.records);
-            self.try_exec_limit(idx, popen, phigh, plow, plimit, cx)?;
+            self.try_exec_limit(idx, plimit, cx)?;
         } else if plow.le(pcreated) {
             self.trigger(idx, cx.records);
             if popen.le(pclose) {
@@ -1191,7 +1191,7 @@ impl Core {
                 None if ago == 0 => pbar.dt,
                 None => pbar.pdt,
             };
-            cx.records.push(Record::Executed(Box::new(Execution {
+            cx.records.push(Record::Executed(Execution {
                 oref: order.oref,
                 dt,
                 size: execsize,
@@ -1207,7 +1207,7 @@ impl Core {
                 pprice,
                 position_size,
                 position_price,
-            })));
+            }));
             self.ococheck(idx, cx.records)?;
         }
 

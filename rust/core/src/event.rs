@@ -332,7 +332,14 @@ impl Execution {
 }
 
 /// An output record; the variants mirror the `REC_*` tuples.
+///
+/// An execution is held in place, not boxed: a record vector is reused from step to step, and
+/// a box cost an allocation and a free per fill, more than the larger slots of the vector.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a fill's record in place: no allocation per fill"
+)]
 pub enum Record {
     /// `(REC_ACCEPTED, ref)`.
     Accepted {
@@ -346,7 +353,7 @@ pub enum Record {
     },
     /// `(REC_EXECUTED, ref, dt, size, price, closed, closedvalue, closedcomm, opened,
     /// openedvalue, openedcomm, pnl, psize, pprice, position_size, position_price)`.
-    Executed(Box<Execution>),
+    Executed(Execution),
     /// `(REC_SUBMITTED, ref)`.
     Submitted {
         /// Order reference.

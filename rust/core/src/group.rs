@@ -69,30 +69,27 @@ impl<T: Copy + Default + PartialEq> Group<T> {
         }
     }
 
-    /// The items in place, `None` once spilled to the heap.
-    fn inline_items(&self) -> Option<&[T]> {
+    /// The items, first to last, in two slices (the second is empty unless spilled to the
+    /// heap): plain slice loops, where a chained iterator over both forms cost a lot per item.
+    #[inline]
+    pub(crate) fn as_slices(&self) -> (&[T], &[T]) {
         match self {
             Group::Inline { head, len, items } => {
                 let head = usize::from(*head);
-                Some(&items[head..head + usize::from(*len)])
+                (&items[head..head + usize::from(*len)], &[])
             }
-            Group::Heap(_) => None,
+            Group::Heap(heap) => heap.as_slices(),
         }
     }
 
     /// The items, first to last.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        let (inline, heap) = match self {
-            Group::Heap(heap) => (None, Some(heap)),
-            Group::Inline { .. } => (self.inline_items(), None),
-        };
-        inline
-            .into_iter()
-            .flatten()
-            .chain(heap.into_iter().flatten())
+        let (a, b) = self.as_slices();
+        a.iter().chain(b)
     }
 
     /// Number of items.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             Group::Inline { len, .. } => usize::from(*len),
@@ -101,24 +98,32 @@ impl<T: Copy + Default + PartialEq> Group<T> {
     }
 
     /// No items.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Item `k` (first is `0`).
+    #[inline]
     pub(crate) fn get(&self, k: usize) -> Option<T> {
         match self {
             Group::Heap(heap) => heap.get(k).copied(),
-            Group::Inline { .. } => self.inline_items().and_then(|s| s.get(k)).copied(),
+            Group::Inline { .. } => self.as_slices().0.get(k).copied(),
         }
     }
 
     /// `x in group`.
+    #[inline]
     pub(crate) fn contains(&self, item: &T) -> bool {
-        match self {
-            Group::Heap(heap) => heap.contains(item),
-            Group::Inline { .. } => self.inline_items().is_some_and(|s| s.contains(item)),
-        }
+        let (a, b) = self.as_slices();
+        a.contains(item) || b.contains(item)
+    }
+
+    /// Some item satisfies `f` (tried first to last, stopping at the first that does).
+    #[inline]
+    pub(crate) fn any(&self, mut f: impl FnMut(&T) -> bool) -> bool {
+        let (a, b) = self.as_slices();
+        a.iter().any(&mut f) || b.iter().any(f)
     }
 }
 
@@ -146,7 +151,8 @@ const CHUNK: usize = 256;
 /// dense part moves the keys it covers).
 #[derive(Clone, Debug)]
 pub(crate) struct RefMap<V> {
-    dense: Vec<Box<[Option<V>]>>,
+    /// Fixed-size chunks: indexing within one needs no bounds check.
+    dense: Vec<Box<[Option<V>; CHUNK]>>,
     sparse: FastMap<u64, V>,
     len: usize,
 }
@@ -196,7 +202,12 @@ impl<V> RefMap<V> {
         }
         let key = usize::try_from(key).ok()?;
         while self.covered() <= key {
-            self.dense.push((0..CHUNK).map(|_| None).collect());
+            // (built on the heap: a chunk of groups is too large for a stack temporary)
+            let chunk: Box<[Option<V>]> = (0..CHUNK).map(|_| None).collect();
+            match chunk.try_into() {
+                Ok(chunk) => self.dense.push(chunk),
+                Err(_) => unreachable!("a chunk of CHUNK entries"),
+            }
         }
         if !self.sparse.is_empty() {
             let covered = self.covered() as u64;
@@ -242,6 +253,7 @@ impl<V> RefMap<V> {
     }
 
     /// `map.pop(key, None)`.
+    #[inline]
     pub(crate) fn remove(&mut self, key: &u64) -> Option<V> {
         let old = match self.slot(*key) {
             Some(slot) => self.at_mut(slot).take(),
@@ -276,7 +288,21 @@ impl<V> RefMap<V> {
 
 impl<V: Default> RefMap<V> {
     /// `map.setdefault(key, V())` (`entry(key).or_default()`).
+    #[inline]
     pub(crate) fn get_or_default(&mut self, key: u64) -> &mut V {
+        // (a key the dense part covers, the usual case, inline; growing or the map out of line)
+        let Some(slot) = self.slot(key) else {
+            return self.get_or_default_grow(key);
+        };
+        let entry = &mut self.dense[slot / CHUNK][slot % CHUNK];
+        if entry.is_none() {
+            self.len += 1;
+        }
+        entry.get_or_insert_with(V::default)
+    }
+
+    #[inline(never)]
+    fn get_or_default_grow(&mut self, key: u64) -> &mut V {
         match self.slot_or_grow(key) {
             Some(slot) => {
                 if self.at(slot).is_none() {

@@ -536,12 +536,13 @@ impl Core {
         out.count(n_steps);
         // one step at a time into reused buffers of views, validated in place
         let mut reader = Reader { buf, pos: start };
-        let (mut events, mut bars) = (Vec::new(), Vec::new());
+        let (mut events, mut bars, mut records) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..n_steps {
+            records.clear();
             let outcome = match reader.step_into(&mut events, &mut bars, |item| item) {
                 Err(error) => Err(PackedError { step: None, error }),
-                Ok(()) => match self.step_raw(&events, &bars, hooks) {
-                    Ok(records) => out
+                Ok(()) => match self.step_raw_into(&events, &bars, hooks, &mut records) {
+                    Ok(()) => out
                         .result(k, &records, &self.state())
                         .map_err(|error| PackedError { step: None, error }),
                     Err(error) => Err(PackedError {

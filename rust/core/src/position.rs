@@ -111,22 +111,34 @@ impl<T> Default for DataMap<T> {
 }
 
 impl<T> DataMap<T> {
+    /// The slot of `data`'s entry, if it has one. Datas are registered in index order in
+    /// practice, so the entry of `data` is usually at slot `data`: no hashing then (keys are
+    /// unique, so an entry found there is the one).
+    #[inline]
+    fn slot(&self, data: usize) -> Option<usize> {
+        match self.entries.get(data) {
+            Some(&(d, _)) if d == data => Some(data),
+            _ => self.slots.get(&data).copied(),
+        }
+    }
+
     /// The value of `data`, if it has an entry.
     #[must_use]
+    #[inline]
     pub fn get(&self, data: usize) -> Option<&T> {
-        self.slots.get(&data).map(|&slot| &self.entries[slot].1)
+        self.slot(data).map(|slot| &self.entries[slot].1)
     }
 
     /// `data in map`.
     #[must_use]
     pub fn contains(&self, data: usize) -> bool {
-        self.slots.contains_key(&data)
+        self.slot(data).is_some()
     }
 
     /// `map[data] = value` (a new entry goes last, an existing one keeps its place).
     pub fn insert(&mut self, data: usize, value: T) {
-        match self.slots.get(&data) {
-            Some(&slot) => self.entries[slot].1 = value,
+        match self.slot(data) {
+            Some(slot) => self.entries[slot].1 = value,
             None => {
                 self.entries.push((data, value));
                 self.slots.insert(data, self.entries.len() - 1);
@@ -136,7 +148,7 @@ impl<T> DataMap<T> {
 
     /// Add an entry (restoring a snapshot); `false` if `data` already has one.
     pub fn insert_new(&mut self, data: usize, value: T) -> bool {
-        if self.slots.contains_key(&data) {
+        if self.contains(data) {
             return false;
         }
         self.insert(data, value);
@@ -174,9 +186,10 @@ impl<T> DataMap<T> {
 
 impl<T: Default> DataMap<T> {
     /// `map.setdefault(data, T())`; returns the slot and whether it was created.
+    #[inline]
     pub fn setdefault_slot(&mut self, data: usize) -> (usize, bool) {
-        match self.slots.get(&data) {
-            Some(&slot) => (slot, false),
+        match self.slot(data) {
+            Some(slot) => (slot, false),
             None => {
                 self.entries.push((data, T::default()));
                 self.slots.insert(data, self.entries.len() - 1);
@@ -286,5 +299,11 @@ mod tests {
         assert_eq!(book.get(3).unwrap().size, i(2));
         assert!(book.get(1).is_none());
         assert!(!book.insert_new(0, Position::default()));
+        // datas 0 and 1 away from the slots of their own indexes: found through the map
+        book.setdefault(1).size = i(4);
+        assert_eq!(book.setdefault_slot(1), (2, false));
+        assert_eq!(book.setdefault_slot(0), (1, false));
+        assert_eq!(book.get(1).unwrap().size, i(4));
+        assert!(book.contains(3) && !book.contains(2));
     }
 }

@@ -98,7 +98,7 @@ fn market_buy_fills_next_bar_open_through_the_typed_api() {
     let comm = 10.0 * 0.001 * 101.0;
     assert_eq!(
         second,
-        vec![Record::Executed(Box::new(Execution {
+        vec![Record::Executed(Execution {
             oref: 1,
             dt: f(2.0),
             size: i(10),
@@ -114,7 +114,7 @@ fn market_buy_fills_next_bar_open_through_the_typed_api() {
             pprice: f(101.0),
             position_size: i(10),
             position_price: f(101.0),
-        }))]
+        })]
     );
     let state = core.state();
     assert_eq!(state.cash, f(10000.0 - 1010.0 - comm));
