@@ -94,10 +94,18 @@ impl Position {
     }
 }
 
+/// Datas below this index find their slot in a table; others in a hash map.
+const DENSE_DATAS: usize = 1 << 12;
+
 /// A Python `dict` keyed by data: insertion-ordered (replacing a value keeps its place).
 #[derive(Clone, Debug)]
 pub(crate) struct DataMap<T> {
     entries: Vec<(usize, T)>,
+    /// `slot + 1` of a data below [`DENSE_DATAS`] (`0`: no entry). Positions are created in
+    /// the order of the first fills, not of the datas: a data's slot is rarely its index, and
+    /// hashing the data at every fill was a measurable cost.
+    dense: Vec<u32>,
+    /// The slots of the datas from [`DENSE_DATAS`] on.
     slots: FastMap<usize, usize>,
 }
 
@@ -105,20 +113,37 @@ impl<T> Default for DataMap<T> {
     fn default() -> Self {
         DataMap {
             entries: Vec::new(),
+            dense: Vec::new(),
             slots: FastMap::default(),
         }
     }
 }
 
 impl<T> DataMap<T> {
-    /// The slot of `data`'s entry, if it has one. Datas are registered in index order in
-    /// practice, so the entry of `data` is usually at slot `data`: no hashing then (keys are
-    /// unique, so an entry found there is the one).
+    /// The slot of `data`'s entry, if it has one.
     #[inline]
     fn slot(&self, data: usize) -> Option<usize> {
-        match self.entries.get(data) {
-            Some(&(d, _)) if d == data => Some(data),
-            _ => self.slots.get(&data).copied(),
+        if data < DENSE_DATAS {
+            match self.dense.get(data) {
+                Some(&s) if s != 0 => Some(s as usize - 1),
+                _ => None,
+            }
+        } else {
+            self.slots.get(&data).copied()
+        }
+    }
+
+    /// Record that `data`'s entry is the last one.
+    fn index_last(&mut self, data: usize) {
+        let slot = self.entries.len() - 1;
+        if data < DENSE_DATAS {
+            if self.dense.len() <= data {
+                self.dense.resize(data + 1, 0);
+            }
+            // (fewer than 2^32 entries: one per data, and datas below DENSE_DATAS are few)
+            self.dense[data] = u32::try_from(slot + 1).unwrap_or(u32::MAX);
+        } else {
+            self.slots.insert(data, slot);
         }
     }
 
@@ -141,7 +166,7 @@ impl<T> DataMap<T> {
             Some(slot) => self.entries[slot].1 = value,
             None => {
                 self.entries.push((data, value));
-                self.slots.insert(data, self.entries.len() - 1);
+                self.index_last(data);
             }
         }
     }
@@ -192,7 +217,7 @@ impl<T: Default> DataMap<T> {
             Some(slot) => (slot, false),
             None => {
                 self.entries.push((data, T::default()));
-                self.slots.insert(data, self.entries.len() - 1);
+                self.index_last(data);
                 (self.entries.len() - 1, true)
             }
         }
@@ -305,5 +330,13 @@ mod tests {
         assert_eq!(book.setdefault_slot(0), (1, false));
         assert_eq!(book.get(1).unwrap().size, i(4));
         assert!(book.contains(3) && !book.contains(2));
+        // a data beyond the table: through the map, in its place in the creation order
+        book.setdefault(DENSE_DATAS + 7).size = i(9);
+        assert_eq!(book.setdefault_slot(DENSE_DATAS + 7), (3, false));
+        assert!(!book.contains(DENSE_DATAS) && book.contains(DENSE_DATAS + 7));
+        assert_eq!(
+            book.keys().collect::<Vec<_>>(),
+            vec![3, 0, 1, DENSE_DATAS + 7]
+        );
     }
 }
