@@ -106,11 +106,15 @@ fn num(arg: Num) -> HookArg {
 }
 
 impl Comm<'_> {
+    #[inline(always)]
     fn overridden(&self, bit: u16) -> bool {
         self.spec.overrides & bit != 0
     }
 
     /// `_call(method, *args)`: the user's override, its result as returned.
+    // (out of line, as `call`: the formulas around them stay small enough to inline)
+    #[cold]
+    #[inline(never)]
     fn call_raw(
         &self,
         hooks: &mut dyn Hooks,
@@ -132,6 +136,8 @@ impl Comm<'_> {
     }
 
     /// `_call(method, *args)` used as a number.
+    #[cold]
+    #[inline(never)]
     fn call(
         &self,
         hooks: &mut dyn Hooks,
@@ -150,6 +156,7 @@ impl Comm<'_> {
     }
 
     /// `get_margin(price)`.
+    #[inline]
     pub fn get_margin(&self, h: &mut dyn Hooks, price: Num) -> Result<Num, CoreError> {
         if self.overridden(OV_GET_MARGIN) {
             return self.call(h, "get_margin", &[num(price)]);
@@ -165,6 +172,7 @@ impl Comm<'_> {
     }
 
     /// `get_leverage()`.
+    #[inline]
     pub fn get_leverage(&self, h: &mut dyn Hooks) -> Result<Num, CoreError> {
         if self.overridden(OV_GET_LEVERAGE) {
             return self.call(h, "get_leverage", &[]);
@@ -173,6 +181,7 @@ impl Comm<'_> {
     }
 
     /// `getoperationcost(size, price)`.
+    #[inline]
     pub fn getoperationcost(
         &self,
         h: &mut dyn Hooks,
@@ -189,6 +198,7 @@ impl Comm<'_> {
     }
 
     /// `getvaluesize(size, price)`.
+    #[inline]
     pub fn getvaluesize(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<Num, CoreError> {
         if self.overridden(OV_VALUESIZE) {
             return self.call(h, "getvaluesize", &[num(size), num(price)]);
@@ -200,6 +210,7 @@ impl Comm<'_> {
     }
 
     /// `getvalue(position, price)` with the position's size and price.
+    #[inline]
     pub fn getvalue(
         &self,
         h: &mut dyn Hooks,
@@ -222,6 +233,7 @@ impl Comm<'_> {
     }
 
     /// `_getcommission(size, price, pseudoexec)`.
+    #[inline]
     pub fn getcommission_(
         &self,
         h: &mut dyn Hooks,
@@ -243,6 +255,7 @@ impl Comm<'_> {
     }
 
     /// `getcommission(size, price)`.
+    #[inline]
     pub fn getcommission(
         &self,
         h: &mut dyn Hooks,
@@ -257,6 +270,7 @@ impl Comm<'_> {
 
     /// `confirmexec(size, price)`: its result is unused by BackBroker, only a user's override
     /// (side effects) matters.
+    #[inline]
     pub fn confirmexec(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<(), CoreError> {
         if self.overridden(OV_CONFIRMEXEC) {
             self.call_raw(h, "confirmexec", &[num(size), num(price)])?;
@@ -271,6 +285,7 @@ impl Comm<'_> {
     }
 
     /// `profitandloss(size, price, newprice)`.
+    #[inline]
     pub fn profitandloss(
         &self,
         h: &mut dyn Hooks,
@@ -285,6 +300,7 @@ impl Comm<'_> {
     }
 
     /// `cashadjust(size, price, newprice)`; `price` is the position's adjustment base.
+    #[inline]
     pub fn cashadjust(
         &self,
         h: &mut dyn Hooks,
