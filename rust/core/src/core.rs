@@ -537,9 +537,16 @@ impl Core {
     }
 
     fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
-        let parentref = *self.ocos.get(&self.orders[idx].oref).ok_or(MISSING_OCO)?;
-        let Some(&ocoref) = self.ocos.get(&parentref) else {
-            return Ok(());
+        let oref = self.orders[idx].oref;
+        let parentref = *self.ocos.get(&oref).ok_or(MISSING_OCO)?;
+        // (an order outside any OCO group is its own parent: `ocos[parentref]` is `parentref`)
+        let ocoref = if parentref == oref {
+            oref
+        } else {
+            let Some(&ocoref) = self.ocos.get(&parentref) else {
+                return Ok(());
+            };
+            ocoref
         };
         let Some(ocol) = self.ocol.remove(&ocoref) else {
             return Ok(());
@@ -547,13 +554,29 @@ impl Core {
         if ocol.is_empty() {
             return Ok(());
         }
-        let queued = |oref: &u64| match self.by_ref.get(oref) {
-            Some(&o) => self.queued[o] > 0,
-            None => true, // not an order of this core: scan to be sure
-        };
-        if !self.refs_shared && !ocol.any(queued) {
-            return Ok(()); // (the usual case) no member is queued: the scan would find none
+        if !self.refs_shared {
+            // (the usual case) no member is queued: the scan would find none. Without shared
+            // refs, a group of the order alone needs no lookup of its ref.
+            if let ([only], []) = ocol.as_slices() {
+                if *only == oref && self.queued[idx] == 0 {
+                    return Ok(());
+                }
+            }
+            let queued = |oref: &u64| match self.by_ref.get(oref) {
+                Some(&o) => self.queued[o] > 0,
+                None => true, // not an order of this core: scan to be sure
+            };
+            if !ocol.any(queued) {
+                return Ok(());
+            }
         }
+        self.oco_cancel(&ocol, records);
+        Ok(())
+    }
+
+    /// The scan of `_ococheck`: cancel the queued members of `ocol`, last queued first.
+    #[inline(never)]
+    fn oco_cancel(&mut self, ocol: &Group<u64>, records: &mut Vec<Record>) {
         for i in (0..self.pending.len()).rev() {
             let Some(o) = self.pending[i] else {
                 continue;
@@ -569,7 +592,6 @@ impl Core {
                 records.push(Record::Canceled { oref: order.oref });
             }
         }
-        Ok(())
     }
 
     /// `self.positions[data]` of BackBroker's defaultdict, reporting a new entry; its slot.
