@@ -441,9 +441,17 @@ impl Core {
         let Some(pref) = self.take_children(idx, records) else {
             return;
         };
-        self.pchildren.get_or_default(pref).push_back(idx);
+        let pc = self.pchildren.get_or_default(pref);
+        pc.push_back(idx);
         if self.orders[idx].transmit {
-            // `transmit` never touches `pchildren`: the group is read in place
+            // `transmit` never touches `pchildren`: the group is read in place (a group held
+            // inline, the usual case, copied out first: no lookup of it per member)
+            if let Some(members) = pc.inline_copy() {
+                for x in members {
+                    self.transmit(x, check, notified && x == idx, records);
+                }
+                return;
+            }
             let mut k = 0;
             while let Some(x) = self.pchildren.get(&pref).and_then(|pc| pc.get(k)) {
                 self.transmit(x, check, notified && x == idx, records);
@@ -531,7 +539,12 @@ impl Core {
             if pc.pop_front().is_none() {
                 return Err(CoreError::IndexError("pop from an empty deque"));
             }
-            self.toactivate.extend(pc.iter().copied());
+            // (usually nothing is left: an order alone, or a bracket's last leg)
+            let (a, b) = pc.as_slices();
+            if !a.is_empty() {
+                self.toactivate.extend(a);
+                self.toactivate.extend(b);
+            }
         }
         Ok(())
     }

@@ -82,6 +82,18 @@ impl<T: Copy + Default + PartialEq> Group<T> {
         }
     }
 
+    /// The items of a group held in place, copied (`None` once spilled to the heap).
+    #[inline]
+    pub(crate) fn inline_copy(&self) -> Option<impl Iterator<Item = T>> {
+        match *self {
+            Group::Inline { head, len, items } => {
+                let head = usize::from(head);
+                Some(items.into_iter().skip(head).take(usize::from(len)))
+            }
+            Group::Heap(_) => None,
+        }
+    }
+
     /// The items, first to last.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         let (a, b) = self.as_slices();
