@@ -212,6 +212,7 @@ struct Known<'a> {
 }
 
 impl Known<'_> {
+    #[inline]
     fn contains(&self, oref: u64) -> bool {
         self.core.knows_ref(oref) || self.new.contains(oref)
     }
@@ -226,6 +227,7 @@ enum NewRefs {
 }
 
 impl NewRefs {
+    #[inline]
     fn contains(&self, oref: u64) -> bool {
         match self {
             NewRefs::Sorted(refs) => {
@@ -236,9 +238,20 @@ impl NewRefs {
     }
 
     /// Add a ref it does not hold.
+    #[inline]
     fn insert(&mut self, oref: u64) {
         match self {
             NewRefs::Sorted(refs) if refs.last().is_none_or(|&last| oref > last) => refs.push(oref),
+            _ => self.insert_unordered(oref),
+        }
+    }
+
+    /// [`NewRefs::insert`] of a ref not beyond the last (out of line: an adapter numbers its
+    /// orders in order).
+    #[cold]
+    #[inline(never)]
+    fn insert_unordered(&mut self, oref: u64) {
+        match self {
             NewRefs::Sorted(refs) => {
                 let mut set: FastSet<u64> = refs.iter().copied().collect();
                 set.insert(oref);
@@ -255,11 +268,38 @@ impl NewRefs {
 struct Datas<'a> {
     core: &'a Core,
     new: Vec<usize>,
+    /// Bit `d` for each data `d < 64` of either: such a data is looked up in one bit.
+    low: u64,
 }
 
-impl Datas<'_> {
+impl<'a> Datas<'a> {
+    fn new(core: &'a Core) -> Self {
+        let low = core
+            .comm
+            .keys()
+            .filter(|&d| d < 64)
+            .fold(0, |low, d| low | 1 << d);
+        Datas {
+            core,
+            new: Vec::new(),
+            low,
+        }
+    }
+
+    #[inline]
     fn contains(&self, data: usize) -> bool {
+        if data < 64 {
+            return self.low & 1 << data != 0;
+        }
         self.core.comm.contains(data) || self.new.contains(&data)
+    }
+
+    /// Add a data it does not hold.
+    fn insert(&mut self, data: usize) {
+        if data < 64 {
+            self.low |= 1 << data;
+        }
+        self.new.push(data);
     }
 
     fn contains_index(&self, data: Option<u128>) -> Option<usize> {
@@ -283,10 +323,7 @@ pub(crate) fn validate<I: Item>(
     events: &[I],
     bars: Option<&[I]>,
 ) -> Result<(Vec<Event>, Vec<Bar>), CoreError> {
-    let mut datas = Datas {
-        core,
-        new: Vec::new(),
-    };
+    let mut datas = Datas::new(core);
     // one allocation for the refs of the batch (at most one per event), none while it fills
     let mut known = Known {
         core,
@@ -379,7 +416,7 @@ pub(crate) fn validate<I: Item>(
                 };
                 let target = ref_or_none(what, "compensate", ev(12), at(12))?;
                 if !datas.contains(data) {
-                    datas.new.push(data);
+                    datas.insert(data);
                 }
                 let entry = Compensate {
                     data,
