@@ -212,7 +212,7 @@ struct Known<'a> {
 }
 
 impl Known<'_> {
-    #[inline]
+    #[inline(always)]
     fn contains(&self, oref: u64) -> bool {
         self.core.knows_ref(oref) || self.new.contains(oref)
     }
@@ -227,7 +227,7 @@ enum NewRefs {
 }
 
 impl NewRefs {
-    #[inline]
+    #[inline(always)]
     fn contains(&self, oref: u64) -> bool {
         match self {
             NewRefs::Sorted(refs) => {
@@ -238,7 +238,7 @@ impl NewRefs {
     }
 
     /// Add a ref it does not hold.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, oref: u64) {
         match self {
             NewRefs::Sorted(refs) if refs.last().is_none_or(|&last| oref > last) => refs.push(oref),
