@@ -323,6 +323,24 @@ pub(crate) fn validate<I: Item>(
     events: &[I],
     bars: Option<&[I]>,
 ) -> Result<(Vec<Event>, Vec<Bar>), CoreError> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut out_bars = Vec::with_capacity(bars.map_or(0, <[I]>::len));
+    validate_into(core, events, bars, &mut out, &mut out_bars)?;
+    Ok((out, out_bars))
+}
+
+/// [`validate`] into buffers a caller keeps from step to step (a packed batch): they are
+/// cleared first, and hold the events and bars on success (anything on an error).
+pub(crate) fn validate_into<I: Item>(
+    core: &Core,
+    events: &[I],
+    bars: Option<&[I]>,
+    out: &mut Vec<Event>,
+    out_bars: &mut Vec<Bar>,
+) -> Result<(), CoreError> {
+    out.clear();
+    out_bars.clear();
+    out.reserve(events.len());
     let mut datas = Datas::new(core);
     // one allocation for the refs of the batch (at most one per event), none while it fills
     let mut known = Known {
@@ -334,11 +352,10 @@ pub(crate) fn validate<I: Item>(
     let mut compensate: Vec<Compensate> = Vec::new();
     let mut compensate_copied = false;
 
-    let mut out = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
         if raw
             .packed_words()
-            .is_some_and(|words| fast_event(words, &datas, &mut known, &mut out))
+            .is_some_and(|words| fast_event(words, &datas, &mut known, out))
         {
             continue;
         }
@@ -584,7 +601,7 @@ pub(crate) fn validate<I: Item>(
     }
 
     let Some(bars) = bars else {
-        return Ok((out, Vec::new()));
+        return Ok(());
     };
     // the datas, sorted (each once: a new data is one the core does not have), and whether
     // each has its bar; on the stack for a few
@@ -609,7 +626,7 @@ pub(crate) fn validate<I: Item>(
     }
     registered.sort_unstable();
     debug_assert!(registered.windows(2).all(|w| w[0] < w[1]));
-    let mut out_bars = Vec::with_capacity(bars.len());
+    out_bars.reserve(bars.len());
     for (i, raw) in bars.iter().enumerate() {
         let what = What::Bar(i);
         let length_error = |len: usize| {
@@ -629,7 +646,7 @@ pub(crate) fn validate<I: Item>(
         };
         if bar
             .packed_words()
-            .is_some_and(|words| fast_bar(words, registered, seen, &mut out_bars))
+            .is_some_and(|words| fast_bar(words, registered, seen, out_bars))
         {
             continue;
         }
@@ -697,7 +714,7 @@ pub(crate) fn validate<I: Item>(
             None,
         ));
     }
-    Ok((out, out_bars))
+    Ok(())
 }
 
 /// The checks of `price`/`pricelimit` of a submit event: a number, not NaN, infinite only
