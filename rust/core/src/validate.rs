@@ -926,6 +926,7 @@ fn word_ref(words: &[u8], k: usize, known: &Known<'_>) -> Option<Option<u64>> {
 
 /// A plainly valid submit, history or cancel event, pushed onto `out` (its ref into `known`);
 /// `false`, with nothing done, for anything else.
+#[inline(always)]
 fn fast_event(
     words: &[u8],
     datas: &Datas<'_>,
@@ -1060,6 +1061,7 @@ fn fast_cancel(words: &[u8], known: &Known<'_>, out: &mut Vec<Event>) -> bool {
 
 /// A plainly valid bar (of a registered data without one yet), pushed onto `out` and its
 /// data marked in `seen`; `false`, with nothing done, for anything else.
+#[inline(always)]
 fn fast_bar(words: &[u8], registered: &[usize], seen: &mut [bool], out: &mut Vec<Bar>) -> bool {
     let Some((slot, bar)) = bar_of(words, registered, seen) else {
         return false;
