@@ -409,10 +409,23 @@ impl Writer {
         self.out.extend_from_slice(&n.to_le_bytes());
     }
 
+    /// A record of its tag and one int (most records): one fixed-size copy.
+    #[inline(always)]
+    fn short(&mut self, tag: i128, v: i128) -> Result<(), Unpackable> {
+        let tag = i64::try_from(tag).map_err(|_| (0, tag))?;
+        let v = i64::try_from(v).map_err(|_| (1, v))?;
+        let mut bytes = [0; 4 + 2 * VALUE_BYTES];
+        bytes[..4].copy_from_slice(&2_u32.to_le_bytes());
+        bytes[4] = KIND_INT;
+        bytes[5..13].copy_from_slice(&tag.to_le_bytes());
+        bytes[13] = KIND_INT;
+        bytes[14..].copy_from_slice(&v.to_le_bytes());
+        self.out.extend_from_slice(&bytes);
+        Ok(())
+    }
+
     fn record(&mut self, record: &Record) -> Result<(), Unpackable> {
-        let mut item = ItemBuf::new();
-        item.int(0, record.tag())?;
-        let n = match record {
+        match record {
             Record::Accepted { oref: r }
             | Record::Margin { oref: r }
             | Record::Submitted { oref: r }
@@ -421,9 +434,22 @@ impl Writer {
             | Record::Rejected { oref: r }
             | Record::Activated { oref: r }
             | Record::Triggered { oref: r } => {
-                item.int(1, i128::from(*r))?;
-                2
+                return self.short(record.tag(), i128::from(*r));
             }
+            Record::Trail { .. } | Record::Position { .. } | Record::Executed(_) => {}
+        }
+        let mut item = ItemBuf::new();
+        item.int(0, record.tag())?;
+        let n = match record {
+            Record::Accepted { .. }
+            | Record::Margin { .. }
+            | Record::Submitted { .. }
+            | Record::Canceled { .. }
+            | Record::Expired { .. }
+            | Record::Rejected { .. }
+            | Record::Activated { .. }
+            | Record::Triggered { .. } => return Ok(()), // written above
+
             Record::Trail {
                 oref,
                 price,
@@ -465,7 +491,12 @@ impl Writer {
                 16
             }
         };
-        self.out.extend_from_slice(item.finish(n));
+        if n == MAX_WORDS {
+            // the longest item, one fixed-size copy
+            self.out.extend_from_slice(item.finish(MAX_WORDS));
+        } else {
+            self.out.extend_from_slice(item.finish(n));
+        }
         Ok(())
     }
 

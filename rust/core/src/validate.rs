@@ -212,6 +212,7 @@ struct Known<'a> {
 }
 
 impl Known<'_> {
+    #[inline(always)]
     fn contains(&self, oref: u64) -> bool {
         self.core.knows_ref(oref) || self.new.contains(oref)
     }
@@ -226,6 +227,7 @@ enum NewRefs {
 }
 
 impl NewRefs {
+    #[inline(always)]
     fn contains(&self, oref: u64) -> bool {
         match self {
             NewRefs::Sorted(refs) => {
@@ -236,9 +238,20 @@ impl NewRefs {
     }
 
     /// Add a ref it does not hold.
+    #[inline(always)]
     fn insert(&mut self, oref: u64) {
         match self {
             NewRefs::Sorted(refs) if refs.last().is_none_or(|&last| oref > last) => refs.push(oref),
+            _ => self.insert_unordered(oref),
+        }
+    }
+
+    /// [`NewRefs::insert`] of a ref not beyond the last (out of line: an adapter numbers its
+    /// orders in order).
+    #[cold]
+    #[inline(never)]
+    fn insert_unordered(&mut self, oref: u64) {
+        match self {
             NewRefs::Sorted(refs) => {
                 let mut set: FastSet<u64> = refs.iter().copied().collect();
                 set.insert(oref);
@@ -255,11 +268,38 @@ impl NewRefs {
 struct Datas<'a> {
     core: &'a Core,
     new: Vec<usize>,
+    /// Bit `d` for each data `d < 64` of either: such a data is looked up in one bit.
+    low: u64,
 }
 
-impl Datas<'_> {
+impl<'a> Datas<'a> {
+    fn new(core: &'a Core) -> Self {
+        let low = core
+            .comm
+            .keys()
+            .filter(|&d| d < 64)
+            .fold(0, |low, d| low | 1 << d);
+        Datas {
+            core,
+            new: Vec::new(),
+            low,
+        }
+    }
+
+    #[inline]
     fn contains(&self, data: usize) -> bool {
+        if data < 64 {
+            return self.low & 1 << data != 0;
+        }
         self.core.comm.contains(data) || self.new.contains(&data)
+    }
+
+    /// Add a data it does not hold.
+    fn insert(&mut self, data: usize) {
+        if data < 64 {
+            self.low |= 1 << data;
+        }
+        self.new.push(data);
     }
 
     fn contains_index(&self, data: Option<u128>) -> Option<usize> {
@@ -283,10 +323,25 @@ pub(crate) fn validate<I: Item>(
     events: &[I],
     bars: Option<&[I]>,
 ) -> Result<(Vec<Event>, Vec<Bar>), CoreError> {
-    let mut datas = Datas {
-        core,
-        new: Vec::new(),
-    };
+    let mut out = Vec::with_capacity(events.len());
+    let mut out_bars = Vec::with_capacity(bars.map_or(0, <[I]>::len));
+    validate_into(core, events, bars, &mut out, &mut out_bars)?;
+    Ok((out, out_bars))
+}
+
+/// [`validate`] into buffers a caller keeps from step to step (a packed batch): they are
+/// cleared first, and hold the events and bars on success (anything on an error).
+pub(crate) fn validate_into<I: Item>(
+    core: &Core,
+    events: &[I],
+    bars: Option<&[I]>,
+    out: &mut Vec<Event>,
+    out_bars: &mut Vec<Bar>,
+) -> Result<(), CoreError> {
+    out.clear();
+    out_bars.clear();
+    out.reserve(events.len());
+    let mut datas = Datas::new(core);
     // one allocation for the refs of the batch (at most one per event), none while it fills
     let mut known = Known {
         core,
@@ -297,11 +352,10 @@ pub(crate) fn validate<I: Item>(
     let mut compensate: Vec<Compensate> = Vec::new();
     let mut compensate_copied = false;
 
-    let mut out = Vec::with_capacity(events.len());
     for (i, raw) in events.iter().enumerate() {
         if raw
             .packed_words()
-            .is_some_and(|words| fast_event(words, &datas, &mut known, &mut out))
+            .is_some_and(|words| fast_event(words, &datas, &mut known, out))
         {
             continue;
         }
@@ -379,7 +433,7 @@ pub(crate) fn validate<I: Item>(
                 };
                 let target = ref_or_none(what, "compensate", ev(12), at(12))?;
                 if !datas.contains(data) {
-                    datas.new.push(data);
+                    datas.insert(data);
                 }
                 let entry = Compensate {
                     data,
@@ -547,7 +601,7 @@ pub(crate) fn validate<I: Item>(
     }
 
     let Some(bars) = bars else {
-        return Ok((out, Vec::new()));
+        return Ok(());
     };
     // the datas, sorted (each once: a new data is one the core does not have), and whether
     // each has its bar; on the stack for a few
@@ -572,7 +626,7 @@ pub(crate) fn validate<I: Item>(
     }
     registered.sort_unstable();
     debug_assert!(registered.windows(2).all(|w| w[0] < w[1]));
-    let mut out_bars = Vec::with_capacity(bars.len());
+    out_bars.reserve(bars.len());
     for (i, raw) in bars.iter().enumerate() {
         let what = What::Bar(i);
         let length_error = |len: usize| {
@@ -592,7 +646,7 @@ pub(crate) fn validate<I: Item>(
         };
         if bar
             .packed_words()
-            .is_some_and(|words| fast_bar(words, registered, seen, &mut out_bars))
+            .is_some_and(|words| fast_bar(words, registered, seen, out_bars))
         {
             continue;
         }
@@ -660,7 +714,7 @@ pub(crate) fn validate<I: Item>(
             None,
         ));
     }
-    Ok((out, out_bars))
+    Ok(())
 }
 
 /// The checks of `price`/`pricelimit` of a submit event: a number, not NaN, infinite only
@@ -872,6 +926,7 @@ fn word_ref(words: &[u8], k: usize, known: &Known<'_>) -> Option<Option<u64>> {
 
 /// A plainly valid submit, history or cancel event, pushed onto `out` (its ref into `known`);
 /// `false`, with nothing done, for anything else.
+#[inline(always)]
 fn fast_event(
     words: &[u8],
     datas: &Datas<'_>,
@@ -1006,6 +1061,7 @@ fn fast_cancel(words: &[u8], known: &Known<'_>, out: &mut Vec<Event>) -> bool {
 
 /// A plainly valid bar (of a registered data without one yet), pushed onto `out` and its
 /// data marked in `seen`; `false`, with nothing done, for anything else.
+#[inline(always)]
 fn fast_bar(words: &[u8], registered: &[usize], seen: &mut [bool], out: &mut Vec<Bar>) -> bool {
     let Some((slot, bar)) = bar_of(words, registered, seen) else {
         return false;
