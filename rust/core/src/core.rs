@@ -23,7 +23,7 @@ use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderState};
 use crate::position::{DataMap, Position, Positions};
-use crate::validate::{fail, finite, flag, validate, What};
+use crate::validate::{fail, finite, flag, validate, validate_into, StepBufs, What};
 use crate::value::{RawItem, Value};
 
 /// `backtrader.utils.py3.MAXINT`.
@@ -273,7 +273,21 @@ impl Core {
         hooks: &mut dyn Hooks,
         records: &mut Vec<Record>,
     ) -> Result<(), CoreError> {
-        let (events, bars) = validate(self, events, Some(bars))?;
+        self.step_raw_bufs(events, bars, hooks, &mut StepBufs::default(), records)
+    }
+
+    /// [`Core::step_raw_into`] with the validated events and bars in `bufs`, which a caller
+    /// running many steps (a packed batch) keeps: no allocation per step once they are grown.
+    pub(crate) fn step_raw_bufs<I: crate::value::Item>(
+        &mut self,
+        events: &[I],
+        bars: &[I],
+        hooks: &mut dyn Hooks,
+        bufs: &mut StepBufs,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
+        validate_into(self, events, Some(bars), &mut bufs.events, &mut bufs.bars)?;
+        let (events, bars) = (&bufs.events, &bufs.bars);
         let filler = events
             .iter()
             .rev()
@@ -293,10 +307,10 @@ impl Core {
         }
         // about a record per event and a couple per bar: most steps never grow the vector
         records.reserve(events.len() + 2 * bars.len() + 8);
-        for event in &events {
+        for event in events {
             self.apply_event(event, records)?;
         }
-        let marks = Marks::new(&bars);
+        let marks = Marks::new(bars);
         self.next(&marks, records, hooks)
     }
 

@@ -10,6 +10,7 @@ use crate::error::{CoreError, ErrValue};
 use crate::event::{Record, State};
 use crate::hooks::Hooks;
 use crate::num::Num;
+use crate::validate::StepBufs;
 use crate::value::{Item, RawItem, Value, MAX_ITEMS};
 
 /// Layout version of both buffers.
@@ -568,19 +569,23 @@ impl Core {
         // one step at a time into reused buffers of views, validated in place
         let mut reader = Reader { buf, pos: start };
         let (mut events, mut bars, mut records) = (Vec::new(), Vec::new(), Vec::new());
+        // and the validated events and bars, kept from step to step too
+        let mut bufs = StepBufs::default();
         for k in 0..n_steps {
             records.clear();
             let outcome = match reader.step_into(&mut events, &mut bars, |item| item) {
                 Err(error) => Err(PackedError { step: None, error }),
-                Ok(()) => match self.step_raw_into(&events, &bars, hooks, &mut records) {
-                    Ok(()) => out
-                        .result(k, &records, &self.state())
-                        .map_err(|error| PackedError { step: None, error }),
-                    Err(error) => Err(PackedError {
-                        step: Some(k),
-                        error,
-                    }),
-                },
+                Ok(()) => {
+                    match self.step_raw_bufs(&events, &bars, hooks, &mut bufs, &mut records) {
+                        Ok(()) => out
+                            .result(k, &records, &self.state())
+                            .map_err(|error| PackedError { step: None, error }),
+                        Err(error) => Err(PackedError {
+                            step: Some(k),
+                            error,
+                        }),
+                    }
+                }
             };
             if let Err(err) = outcome {
                 *self = before;

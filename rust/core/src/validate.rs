@@ -329,6 +329,15 @@ pub(crate) fn validate<I: Item>(
     Ok((out, out_bars))
 }
 
+/// The buffers of [`validate_into`] a packed batch keeps from step to step.
+#[derive(Default)]
+pub(crate) struct StepBufs {
+    /// The events of a step.
+    pub(crate) events: Vec<Event>,
+    /// The bars of a step.
+    pub(crate) bars: Vec<Bar>,
+}
+
 /// [`validate`] into buffers a caller keeps from step to step (a packed batch): they are
 /// cleared first, and hold the events and bars on success (anything on an error).
 pub(crate) fn validate_into<I: Item>(
