@@ -1206,9 +1206,22 @@ impl Core {
         let execsize = closed.plus(opened)?;
         if execsize.truthy() {
             comm.confirmexec(h, execsize, price)?;
-            let pbar = cx.marks.get(pdata)?;
+            // (the order's bar is the one of its data)
+            let pbar = if pdata == data {
+                cx.bar
+            } else {
+                cx.marks.get(pdata)?
+            };
             let position = self.positions.at_mut(slot);
-            position.update(execsize, price)?;
+            if execsize == size {
+                // the update of the clone above, on the same size and price (and the
+                // position's own price is read only when its size is non-zero, as the
+                // clone's): its result, without computing it again
+                position.size = psize;
+                position.price = pprice;
+            } else {
+                position.update(execsize, price)?;
+            }
             position.dt = pbar.dt;
             position.day = pbar.day;
             let (position_size, position_price) = (position.size, position.price);
