@@ -426,6 +426,7 @@ impl Core {
         Ok(())
     }
 
+    #[inline(always)]
     fn take_children(&mut self, idx: usize, records: &mut Vec<Record>) -> Option<u64> {
         let order = &mut self.orders[idx];
         let pref = order.parent.unwrap_or(order.oref);
@@ -460,6 +461,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn transmit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
         if check {
             self.orders[idx].state = OrderState::Submitted;
@@ -474,6 +476,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn submit_accept(&mut self, idx: usize, records: &mut Vec<Record>, notified: bool) {
         let order = &mut self.orders[idx];
         order.pannotated = None;
@@ -486,6 +489,7 @@ impl Core {
     }
 
     /// `self.pending.append(order)`.
+    #[inline(always)]
     fn enqueue(&mut self, idx: usize) {
         self.pending.push_back(Some(idx));
         self.queued[idx] += 1;
@@ -608,6 +612,7 @@ impl Core {
     }
 
     /// `self.positions[data]` of BackBroker's defaultdict, reporting a new entry; its slot.
+    #[inline(always)]
     fn position_slot(&mut self, data: usize, records: &mut Vec<Record>) -> usize {
         let (slot, created) = self.positions.setdefault_slot(data);
         if created {
