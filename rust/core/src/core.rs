@@ -397,6 +397,7 @@ impl Core {
     }
 
     /// `order = _Order(ev); self.orders[order.ref] = order`.
+    #[inline(always)]
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
         self.orders.push(Order::new(spec));
         self.queued.push(0);
@@ -407,6 +408,7 @@ impl Core {
         idx
     }
 
+    #[inline(always)]
     fn ocoize(&mut self, idx: usize, oco: Option<u64>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
         match oco {
@@ -438,6 +440,7 @@ impl Core {
         Some(pref)
     }
 
+    #[inline(always)]
     fn submit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
         let Some(pref) = self.take_children(idx, records) else {
             return;
