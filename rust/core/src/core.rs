@@ -86,11 +86,17 @@ impl<'a> Marks<'a> {
         Marks { bars, index }
     }
 
+    #[inline(always)]
     fn get(&self, data: usize) -> Result<&'a Bar, CoreError> {
         // Common case: the bars come in data order, one per data.
         if let Some(bar) = self.bars.get(data).filter(|bar| bar.data == data) {
             return Ok(bar);
         }
+        self.search(data)
+    }
+
+    #[inline(never)]
+    fn search(&self, data: usize) -> Result<&'a Bar, CoreError> {
         self.index
             .binary_search_by_key(&data, |&(d, _)| d)
             .map(|k| &self.bars[self.index[k].1])
