@@ -156,7 +156,7 @@ impl Comm<'_> {
     }
 
     /// `get_margin(price)`.
-    #[inline]
+    #[inline(always)]
     pub fn get_margin(&self, h: &mut dyn Hooks, price: Num) -> Result<Num, CoreError> {
         if self.overridden(OV_GET_MARGIN) {
             return self.call(h, "get_margin", &[num(price)]);
@@ -172,7 +172,7 @@ impl Comm<'_> {
     }
 
     /// `get_leverage()`.
-    #[inline]
+    #[inline(always)]
     pub fn get_leverage(&self, h: &mut dyn Hooks) -> Result<Num, CoreError> {
         if self.overridden(OV_GET_LEVERAGE) {
             return self.call(h, "get_leverage", &[]);
@@ -181,7 +181,7 @@ impl Comm<'_> {
     }
 
     /// `getoperationcost(size, price)`.
-    #[inline]
+    #[inline(always)]
     pub fn getoperationcost(
         &self,
         h: &mut dyn Hooks,
@@ -198,7 +198,7 @@ impl Comm<'_> {
     }
 
     /// `getvaluesize(size, price)`.
-    #[inline]
+    #[inline(always)]
     pub fn getvaluesize(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<Num, CoreError> {
         if self.overridden(OV_VALUESIZE) {
             return self.call(h, "getvaluesize", &[num(size), num(price)]);
@@ -233,7 +233,7 @@ impl Comm<'_> {
     }
 
     /// `_getcommission(size, price, pseudoexec)`.
-    #[inline]
+    #[inline(always)]
     pub fn getcommission_(
         &self,
         h: &mut dyn Hooks,
@@ -255,7 +255,7 @@ impl Comm<'_> {
     }
 
     /// `getcommission(size, price)`.
-    #[inline]
+    #[inline(always)]
     pub fn getcommission(
         &self,
         h: &mut dyn Hooks,
@@ -270,7 +270,7 @@ impl Comm<'_> {
 
     /// `confirmexec(size, price)`: its result is unused by BackBroker, only a user's override
     /// (side effects) matters.
-    #[inline]
+    #[inline(always)]
     pub fn confirmexec(&self, h: &mut dyn Hooks, size: Num, price: Num) -> Result<(), CoreError> {
         if self.overridden(OV_CONFIRMEXEC) {
             self.call_raw(h, "confirmexec", &[num(size), num(price)])?;
@@ -285,7 +285,7 @@ impl Comm<'_> {
     }
 
     /// `profitandloss(size, price, newprice)`.
-    #[inline]
+    #[inline(always)]
     pub fn profitandloss(
         &self,
         h: &mut dyn Hooks,
@@ -300,7 +300,7 @@ impl Comm<'_> {
     }
 
     /// `cashadjust(size, price, newprice)`; `price` is the position's adjustment base.
-    #[inline]
+    #[inline(always)]
     pub fn cashadjust(
         &self,
         h: &mut dyn Hooks,

@@ -86,11 +86,17 @@ impl<'a> Marks<'a> {
         Marks { bars, index }
     }
 
+    #[inline(always)]
     fn get(&self, data: usize) -> Result<&'a Bar, CoreError> {
         // Common case: the bars come in data order, one per data.
         if let Some(bar) = self.bars.get(data).filter(|bar| bar.data == data) {
             return Ok(bar);
         }
+        self.search(data)
+    }
+
+    #[inline(never)]
+    fn search(&self, data: usize) -> Result<&'a Bar, CoreError> {
         self.index
             .binary_search_by_key(&data, |&(d, _)| d)
             .map(|k| &self.bars[self.index[k].1])
@@ -411,6 +417,7 @@ impl Core {
     }
 
     /// `order = _Order(ev); self.orders[order.ref] = order`.
+    #[inline(always)]
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
         self.orders.push(Order::new(spec));
         self.queued.push(0);
@@ -421,6 +428,7 @@ impl Core {
         idx
     }
 
+    #[inline(always)]
     fn ocoize(&mut self, idx: usize, oco: Option<u64>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
         match oco {
@@ -440,6 +448,7 @@ impl Core {
         Ok(())
     }
 
+    #[inline(always)]
     fn take_children(&mut self, idx: usize, records: &mut Vec<Record>) -> Option<u64> {
         let order = &mut self.orders[idx];
         let pref = order.parent.unwrap_or(order.oref);
@@ -451,6 +460,7 @@ impl Core {
         Some(pref)
     }
 
+    #[inline(always)]
     fn submit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
         let Some(pref) = self.take_children(idx, records) else {
             return;
@@ -474,6 +484,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn transmit(&mut self, idx: usize, check: bool, notified: bool, records: &mut Vec<Record>) {
         if check {
             self.orders[idx].state = OrderState::Submitted;
@@ -488,6 +499,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn submit_accept(&mut self, idx: usize, records: &mut Vec<Record>, notified: bool) {
         let order = &mut self.orders[idx];
         order.pannotated = None;
@@ -500,6 +512,7 @@ impl Core {
     }
 
     /// `self.pending.append(order)`.
+    #[inline(always)]
     fn enqueue(&mut self, idx: usize) {
         self.pending.push_back(Some(idx));
         self.queued[idx] += 1;
@@ -622,6 +635,7 @@ impl Core {
     }
 
     /// `self.positions[data]` of BackBroker's defaultdict, reporting a new entry; its slot.
+    #[inline(always)]
     fn position_slot(&mut self, data: usize, records: &mut Vec<Record>) -> usize {
         let (slot, created) = self.positions.setdefault_slot(data);
         if created {
@@ -1220,9 +1234,22 @@ impl Core {
         let execsize = closed.plus(opened)?;
         if execsize.truthy() {
             comm.confirmexec(h, execsize, price)?;
-            let pbar = cx.marks.get(pdata)?;
+            // (the order's bar is the one of its data)
+            let pbar = if pdata == data {
+                cx.bar
+            } else {
+                cx.marks.get(pdata)?
+            };
             let position = self.positions.at_mut(slot);
-            position.update(execsize, price)?;
+            if execsize == size {
+                // the update of the clone above, on the same size and price (and the
+                // position's own price is read only when its size is non-zero, as the
+                // clone's): its result, without computing it again
+                position.size = psize;
+                position.price = pprice;
+            } else {
+                position.update(execsize, price)?;
+            }
             position.dt = pbar.dt;
             position.day = pbar.day;
             let (position_size, position_price) = (position.size, position.price);

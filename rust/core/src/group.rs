@@ -253,7 +253,21 @@ impl<V> RefMap<V> {
     }
 
     /// `map[key] = value`; the value replaced.
+    #[inline]
     pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
+        // (a key the dense part covers, the usual case, inline; growing or the map out of line)
+        let Some(slot) = self.slot(key) else {
+            return self.insert_grow(key, value);
+        };
+        let old = self.at_mut(slot).replace(value);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    #[inline(never)]
+    fn insert_grow(&mut self, key: u64, value: V) -> Option<V> {
         let old = match self.slot_or_grow(key) {
             Some(slot) => self.at_mut(slot).replace(value),
             None => self.sparse.insert(key, value),

@@ -121,7 +121,7 @@ impl<T> Default for DataMap<T> {
 
 impl<T> DataMap<T> {
     /// The slot of `data`'s entry, if it has one.
-    #[inline]
+    #[inline(always)]
     fn slot(&self, data: usize) -> Option<usize> {
         if data < DENSE_DATAS {
             match self.dense.get(data) {
@@ -211,16 +211,20 @@ impl<T> DataMap<T> {
 
 impl<T: Default> DataMap<T> {
     /// `map.setdefault(data, T())`; returns the slot and whether it was created.
-    #[inline]
+    #[inline(always)]
     pub fn setdefault_slot(&mut self, data: usize) -> (usize, bool) {
         match self.slot(data) {
             Some(slot) => (slot, false),
-            None => {
-                self.entries.push((data, T::default()));
-                self.index_last(data);
-                (self.entries.len() - 1, true)
-            }
+            None => (self.add_default(data), true),
         }
+    }
+
+    /// A new entry for `data` (out of line: once per data).
+    #[inline(never)]
+    fn add_default(&mut self, data: usize) -> usize {
+        self.entries.push((data, T::default()));
+        self.index_last(data);
+        self.entries.len() - 1
     }
 
     /// `map.setdefault(data, T())`.
