@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{json_value, json_values, record_items, state_items, Item};
+use common::{json_value, json_values, record_items, state_items, Cursor, Item};
 use cracktrader_core::{
     Core, CoreError, NoHooks, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
     PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
@@ -70,39 +70,6 @@ fn pack(steps: &[Step]) -> Vec<u8> {
         }
     }
     out
-}
-
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> &[u8] {
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        out
-    }
-
-    fn u32(&mut self) -> usize {
-        u32::from_le_bytes(self.take(4).try_into().unwrap()) as usize
-    }
-
-    fn item(&mut self) -> Vec<Item> {
-        (0..self.u32())
-            .map(|_| {
-                let v = self.take(9);
-                let payload: [u8; 8] = v[1..9].try_into().unwrap();
-                match v[0] {
-                    KIND_NONE => Item::None,
-                    KIND_BOOL => Item::Bool(payload[0] == 1),
-                    KIND_INT => Item::Int(i128::from(i64::from_le_bytes(payload))),
-                    KIND_FLOAT => Item::Float(f64::from_le_bytes(payload)),
-                    kind => panic!("kind {kind}"),
-                }
-            })
-            .collect()
-    }
 }
 
 /// Every step's `(records, state)` from a results buffer.

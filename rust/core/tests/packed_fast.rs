@@ -11,9 +11,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{json_value, json_values, record_items, state_items, Item, TestHooks};
+use common::{
+    core_fixture_paths, json_value, json_values, record_items, state_items, Cursor, Item, TestHooks,
+};
 use cracktrader_core::{
     decode_steps, Core, CoreError, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT,
     KIND_NONE, PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
@@ -68,39 +70,6 @@ fn values(item: &RawItem) -> Vec<Value> {
     (0..item.length().expect("a tuple"))
         .map(|k| item.get(k))
         .collect()
-}
-
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> &[u8] {
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        out
-    }
-
-    fn u32(&mut self) -> usize {
-        u32::from_le_bytes(self.take(4).try_into().unwrap()) as usize
-    }
-
-    fn item(&mut self) -> Vec<Item> {
-        (0..self.u32())
-            .map(|_| {
-                let v = self.take(9);
-                let payload: [u8; 8] = v[1..9].try_into().unwrap();
-                match v[0] {
-                    KIND_NONE => Item::None,
-                    KIND_BOOL => Item::Bool(payload[0] == 1),
-                    KIND_INT => Item::Int(i128::from(i64::from_le_bytes(payload))),
-                    KIND_FLOAT => Item::Float(f64::from_le_bytes(payload)),
-                    kind => panic!("kind {kind}"),
-                }
-            })
-            .collect()
-    }
 }
 
 /// `(records, state)` of a one-step results buffer.
@@ -313,18 +282,6 @@ fn malformed(
     runs
 }
 
-fn fixture_paths() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core");
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty());
-    paths
-}
-
 fn tuples(json: &Json) -> Vec<Vec<Value>> {
     json.as_array()
         .expect("a list of tuples")
@@ -343,7 +300,7 @@ fn tuples(json: &Json) -> Vec<Vec<Value>> {
 fn the_fast_path_replays_every_recording_as_the_checks_do() {
     let mut steps_run = 0;
     let mut malformed_runs = 0;
-    for path in fixture_paths() {
+    for path in core_fixture_paths() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let rec: Json =
             serde_json::from_str(&fs::read_to_string(&path).expect("readable")).expect("JSON");

@@ -4,8 +4,13 @@
 #![allow(dead_code, reason = "each test crate uses a part of the helpers")]
 
 use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use cracktrader_core::{CoreError, HookArg, HookFailed, Hooks, Num, RawItem, Record, State, Value};
+use cracktrader_core::{
+    CoreError, HookArg, HookFailed, Hooks, Num, RawItem, Record, State, Value, KIND_BOOL,
+    KIND_FLOAT, KIND_INT, KIND_NONE,
+};
 use serde_json::Value as Json;
 
 /// One scalar of a record, a state or a callback log, compared by type and bits.
@@ -301,4 +306,52 @@ pub fn json_values(json: &Json) -> Vec<Value> {
         .iter()
         .map(json_value)
         .collect()
+}
+
+/// A reader of a packed results buffer (`bt_cracktrader/core/packed.py`'s layout).
+pub struct Cursor<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+impl Cursor<'_> {
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        out
+    }
+
+    pub fn u32(&mut self) -> usize {
+        u32::from_le_bytes(self.take(4).try_into().unwrap()) as usize
+    }
+
+    /// One item: its values as typed scalars.
+    pub fn item(&mut self) -> Vec<Item> {
+        (0..self.u32())
+            .map(|_| {
+                let v = self.take(9);
+                let payload: [u8; 8] = v[1..9].try_into().unwrap();
+                match v[0] {
+                    KIND_NONE => Item::None,
+                    KIND_BOOL => Item::Bool(payload[0] == 1),
+                    KIND_INT => Item::Int(i128::from(i64::from_le_bytes(payload))),
+                    KIND_FLOAT => Item::Float(f64::from_le_bytes(payload)),
+                    kind => panic!("kind {kind}"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The golden core fixtures (`fixtures/core/*.json`), sorted.
+pub fn core_fixture_paths() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core");
+    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no fixture in {}", dir.display());
+    paths
 }
