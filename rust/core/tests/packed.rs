@@ -6,26 +6,14 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{json_value, json_values, record_items, state_items, Cursor, Item};
-use cracktrader_core::{
-    Core, CoreError, NoHooks, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_NONE,
-    PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
+use common::{
+    core_fixture_paths, json_value, json_values, pack, record_items, state_items, Cursor, Item,
+    Step,
 };
+use cracktrader_core::{Core, CoreError, NoHooks, RawItem, Value, PACKED_VERSION, RESULTS_MAGIC};
 use serde_json::Value as Json;
-
-fn fixture_paths() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core");
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty());
-    paths
-}
 
 fn tuples(json: &Json) -> Vec<Vec<Value>> {
     json.as_array()
@@ -39,37 +27,6 @@ fn tuples(json: &Json) -> Vec<Vec<Value>> {
                 .collect()
         })
         .collect()
-}
-
-fn push_item(out: &mut Vec<u8>, values: &[Value]) {
-    out.extend_from_slice(&u32::try_from(values.len()).unwrap().to_le_bytes());
-    for value in values {
-        let (kind, payload) = match *value {
-            Value::None => (KIND_NONE, [0; 8]),
-            Value::Bool(v) => (KIND_BOOL, i64::from(v).to_le_bytes()),
-            Value::Int(v) => (KIND_INT, i64::try_from(v).unwrap().to_le_bytes()),
-            Value::Float(v) => (KIND_FLOAT, v.to_le_bytes()),
-            other => panic!("cannot pack {other:?}"),
-        };
-        out.push(kind);
-        out.extend_from_slice(&payload);
-    }
-}
-
-type Step = (Vec<Vec<Value>>, Vec<Vec<Value>>);
-
-fn pack(steps: &[Step]) -> Vec<u8> {
-    let mut out = STEPS_MAGIC.to_vec();
-    out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
-    out.extend_from_slice(&u32::try_from(steps.len()).unwrap().to_le_bytes());
-    for (events, bars) in steps {
-        out.extend_from_slice(&u32::try_from(events.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(&u32::try_from(bars.len()).unwrap().to_le_bytes());
-        for item in events.iter().chain(bars) {
-            push_item(&mut out, item);
-        }
-    }
-    out
 }
 
 /// Every step's `(records, state)` from a results buffer.
@@ -170,7 +127,7 @@ fn load(path: &Path) -> Json {
 
 #[test]
 fn packed_batches_replay_every_recording_as_single_steps_do() {
-    for path in fixture_paths() {
+    for path in core_fixture_paths() {
         let rec = load(&path);
         let single = replay(&rec, 1);
         assert!(!single.is_empty(), "{}: no step", path.display());
@@ -197,7 +154,7 @@ fn recorded_steps(rec: &Json) -> Vec<Step> {
 
 #[test]
 fn a_failing_batch_leaves_the_core_as_it_was() {
-    let rec = load(&fixture_paths()[0]);
+    let rec = load(&core_fixture_paths()[0]);
     let mut steps = recorded_steps(&rec);
     assert!(steps.len() > 3);
     let mut core = new_core(&rec);
@@ -233,7 +190,7 @@ fn a_failing_batch_leaves_the_core_as_it_was() {
 
 #[test]
 fn malformed_batches_are_refused_before_anything_runs() {
-    let rec = load(&fixture_paths()[0]);
+    let rec = load(&core_fixture_paths()[0]);
     let good = pack(&recorded_steps(&rec)[..3]);
     let mut core = new_core(&rec);
     let before = core.snapshot();
@@ -273,7 +230,7 @@ fn malformed_batches_are_refused_before_anything_runs() {
 
 #[test]
 fn malformed_items_fail_in_a_batch_as_in_single_steps() {
-    let rec = load(&fixture_paths()[0]);
+    let rec = load(&core_fixture_paths()[0]);
     let steps = recorded_steps(&rec);
     // the first step with events and bars, after the steps that registered its datas
     let at = steps

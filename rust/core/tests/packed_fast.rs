@@ -14,15 +14,14 @@ use std::fs;
 use std::path::Path;
 
 use common::{
-    core_fixture_paths, json_value, json_values, record_items, state_items, Cursor, Item, TestHooks,
+    core_fixture_paths, json_value, json_values, pack, record_items, state_items, Cursor, Item,
+    Step, TestHooks,
 };
 use cracktrader_core::{
-    decode_steps, Core, CoreError, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_FLOAT, KIND_INT,
-    KIND_NONE, PACKED_VERSION, RESULTS_MAGIC, STEPS_MAGIC,
+    decode_steps, Core, CoreError, NoHooks, Num, RawItem, Value, KIND_BOOL, KIND_NONE,
+    PACKED_VERSION, RESULTS_MAGIC,
 };
 use serde_json::Value as Json;
-
-type Step = (Vec<Vec<Value>>, Vec<Vec<Value>>);
 
 fn packable(value: &Value) -> bool {
     match value {
@@ -30,35 +29,6 @@ fn packable(value: &Value) -> bool {
         Value::Int(v) => i64::try_from(*v).is_ok(),
         Value::BigInt { .. } | Value::Other { .. } => false,
     }
-}
-
-fn push_item(out: &mut Vec<u8>, values: &[Value]) {
-    out.extend_from_slice(&u32::try_from(values.len()).unwrap().to_le_bytes());
-    for value in values {
-        let (kind, payload) = match *value {
-            Value::None => (KIND_NONE, [0; 8]),
-            Value::Bool(v) => (KIND_BOOL, i64::from(v).to_le_bytes()),
-            Value::Int(v) => (KIND_INT, i64::try_from(v).unwrap().to_le_bytes()),
-            Value::Float(v) => (KIND_FLOAT, v.to_le_bytes()),
-            other => panic!("cannot pack {other:?}"),
-        };
-        out.push(kind);
-        out.extend_from_slice(&payload);
-    }
-}
-
-fn pack(steps: &[Step]) -> Vec<u8> {
-    let mut out = STEPS_MAGIC.to_vec();
-    out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
-    out.extend_from_slice(&u32::try_from(steps.len()).unwrap().to_le_bytes());
-    for (events, bars) in steps {
-        out.extend_from_slice(&u32::try_from(events.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(&u32::try_from(bars.len()).unwrap().to_le_bytes());
-        for item in events.iter().chain(bars) {
-            push_item(&mut out, item);
-        }
-    }
-    out
 }
 
 fn raw(items: &[Vec<Value>]) -> Vec<RawItem> {

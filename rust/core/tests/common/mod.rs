@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use cracktrader_core::{
     CoreError, HookArg, HookFailed, Hooks, Num, RawItem, Record, State, Value, KIND_BOOL,
-    KIND_FLOAT, KIND_INT, KIND_NONE,
+    KIND_FLOAT, KIND_INT, KIND_NONE, PACKED_VERSION, STEPS_MAGIC,
 };
 use serde_json::Value as Json;
 
@@ -354,4 +354,38 @@ pub fn core_fixture_paths() -> Vec<PathBuf> {
     paths.sort();
     assert!(!paths.is_empty(), "no fixture in {}", dir.display());
     paths
+}
+
+/// One step of a test batch: its events and its bars, as values.
+pub type Step = (Vec<Vec<Value>>, Vec<Vec<Value>>);
+
+/// One item of a packed batch (`bt_cracktrader/core/packed.py`'s layout).
+pub fn push_item(out: &mut Vec<u8>, values: &[Value]) {
+    out.extend_from_slice(&u32::try_from(values.len()).unwrap().to_le_bytes());
+    for value in values {
+        let (kind, payload) = match *value {
+            Value::None => (KIND_NONE, [0; 8]),
+            Value::Bool(v) => (KIND_BOOL, i64::from(v).to_le_bytes()),
+            Value::Int(v) => (KIND_INT, i64::try_from(v).unwrap().to_le_bytes()),
+            Value::Float(v) => (KIND_FLOAT, v.to_le_bytes()),
+            other => panic!("cannot pack {other:?}"),
+        };
+        out.push(kind);
+        out.extend_from_slice(&payload);
+    }
+}
+
+/// A packed batch of these steps.
+pub fn pack(steps: &[Step]) -> Vec<u8> {
+    let mut out = STEPS_MAGIC.to_vec();
+    out.extend_from_slice(&PACKED_VERSION.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(steps.len()).unwrap().to_le_bytes());
+    for (events, bars) in steps {
+        out.extend_from_slice(&u32::try_from(events.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&u32::try_from(bars.len()).unwrap().to_le_bytes());
+        for item in events.iter().chain(bars) {
+            push_item(&mut out, item);
+        }
+    }
+    out
 }
