@@ -56,6 +56,9 @@ fn bad(field: &str, value: ErrValue, reason: String) -> CoreError {
 /// Bytes of one packed value: a kind byte and an 8-byte little-endian payload.
 const VALUE_BYTES: usize = 9;
 
+/// At most this many orders are reserved ahead by [`Core::step_packed`].
+const MAX_RESERVED_ORDERS: usize = 1 << 20;
+
 /// One item (an event or a bar) of a batch that [`scan`] accepted, read in place: a value is
 /// decoded only when validation looks at it, so a step needs no [`RawItem`]s.
 #[derive(Clone, Copy, Debug)]
@@ -560,6 +563,11 @@ impl Core {
         let (n_steps, start) =
             frame.map_err(|error| scan_error(buf, PackedError { step: None, error }))?;
         let before = self.clone();
+        // Room for as many new orders as the batch could submit (21 values a submit), so the
+        // order table is not copied as it grows; pages never written are never touched.
+        let room = (buf.len() / (21 * VALUE_BYTES)).min(MAX_RESERVED_ORDERS);
+        let _ = self.orders.try_reserve(room);
+        let _ = self.queued.try_reserve(room);
         let mut out = Writer {
             out: Vec::with_capacity(buf.len()),
         };
