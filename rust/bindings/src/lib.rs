@@ -139,9 +139,9 @@ impl<'py> Sources<'_, 'py> {
 
 fn num_to_py(py: Python<'_>, value: Num) -> PyResult<Bound<'_, PyAny>> {
     match value {
-        Num::Int(v) => match i64::try_from(v) {
+        Num::Int(v) => match i64::try_from(v.get()) {
             Ok(small) => small.into_bound_py_any(py),
-            Err(_) => v.into_bound_py_any(py),
+            Err(_) => v.get().into_bound_py_any(py),
         },
         Num::Float(v) => v.into_bound_py_any(py),
     }
@@ -151,7 +151,7 @@ fn err_value_to_py<'py>(py: Python<'py>, value: &ErrValue) -> PyResult<Bound<'py
     match value {
         ErrValue::None => Ok(py.None().into_bound(py)),
         ErrValue::Bool(v) => v.into_bound_py_any(py),
-        ErrValue::Int(v) => num_to_py(py, Num::Int(*v)),
+        ErrValue::Int(v) => num_to_py(py, Num::int(*v)),
         ErrValue::Float(v) => v.into_bound_py_any(py),
         ErrValue::List(items) => {
             let items = items
@@ -166,7 +166,7 @@ fn err_value_to_py<'py>(py: Python<'py>, value: &ErrValue) -> PyResult<Bound<'py
 }
 
 fn record_to_py<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyTuple>> {
-    let tag = num_to_py(py, Num::Int(record.tag()))?;
+    let tag = num_to_py(py, Num::int(record.tag()))?;
     let oref = |oref: u64| oref.into_bound_py_any(py);
     match record {
         Record::Accepted { oref: r }
@@ -365,7 +365,7 @@ fn build_py_err(py: Python<'_>, err: CoreError, src: &Sources<'_, '_>) -> PyResu
             }
             PyZeroDivisionError::new_err("division by zero")
         }
-        CoreError::KeyError(key) => PyKeyError::new_err((num_to_py(py, Num::Int(key))?.unbind(),)),
+        CoreError::KeyError(key) => PyKeyError::new_err((num_to_py(py, Num::int(key))?.unbind(),)),
         CoreError::IndexError(why) => PyIndexError::new_err(why),
         CoreError::Hook => src
             .hook_error
@@ -506,7 +506,7 @@ fn position_to_py(out: &mut Out<'_>, data: usize, p: &Position) -> PyResult<()> 
         .num(p.price)?
         .opt_num(p.adjbase)?
         .num(p.dt)?
-        .num(Num::Int(p.day))?;
+        .num(Num::int(p.day))?;
     Ok(())
 }
 
@@ -642,7 +642,7 @@ fn bad_state(why: &str) -> PyErr {
 
 fn num_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Num> {
     match classify(obj) {
-        Value::Int(v) => Ok(Num::Int(v)),
+        Value::Int(v) => Ok(Num::int(v)),
         Value::Float(v) => Ok(Num::Float(v)),
         _ => Err(bad_state("a number is neither int nor float")),
     }
@@ -848,7 +848,7 @@ fn snapshot_from_py(state: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
     }
     let config = config_from_py(&r.next()?)?;
     let figures_tuple = tuple_of(&r.next()?, Some(9))?;
-    let mut figures = [Num::Int(0); 9];
+    let mut figures = [Num::int(0); 9];
     for (k, slot) in figures.iter_mut().enumerate() {
         *slot = num_from_py(&figures_tuple.get_item(k)?)?;
     }

@@ -145,7 +145,7 @@ impl Comm<'_> {
         args: &[HookArg],
     ) -> Result<Num, CoreError> {
         match self.call_raw(hooks, method, args)? {
-            Value::Int(v) => Ok(Num::Int(v)),
+            Value::Int(v) => Ok(Num::int(v)),
             Value::Float(v) => Ok(Num::Float(v)),
             // `True`/`False` compute as `1`/`0`
             Value::Bool(v) => Ok(Num::from(v)),
@@ -372,13 +372,13 @@ impl Comm<'_> {
                 &[
                     num(size),
                     num(price),
-                    num(Num::Int(days)),
+                    num(Num::int(days)),
                     num(dt0),
                     num(dt1),
                 ],
             );
         }
-        Num::Int(days)
+        Num::int(days)
             .times(self.spec.creditrate)?
             .times(size.absolute()?)?
             .times(price)
@@ -438,17 +438,17 @@ mod tests {
         );
         let stock = bind(&spec);
         let v = stock
-            .getvalue(h, Num::Int(-3), Num::Float(100.25), Num::Float(101.5))
+            .getvalue(h, Num::int(-3), Num::Float(100.25), Num::Float(101.5))
             .unwrap();
         assert_eq!(v, Num::Float(-297.0));
         // abs(-3) * 0.001 * 101.5
         let c = stock
-            .getcommission(h, Num::Int(-3), Num::Float(101.5))
+            .getcommission(h, Num::int(-3), Num::Float(101.5))
             .unwrap();
         assert_eq!(c, Num::Float(0.3045));
         assert_eq!(
             stock
-                .cashadjust(h, Num::Int(3), None, Num::Float(1.0))
+                .cashadjust(h, Num::int(3), None, Num::Float(1.0))
                 .unwrap(),
             FZERO
         );
@@ -460,10 +460,10 @@ mod tests {
         let spec = futures(2000.0, 0.0, 10.0);
         let fut = bind(&spec);
         assert!(matches!(
-            fut.cashadjust(h, Num::Int(1), None, Num::Float(1.0)),
+            fut.cashadjust(h, Num::int(1), None, Num::Float(1.0)),
             Err(CoreError::Internal(_))
         ));
-        let adj = fut.cashadjust(h, Num::Int(-2), Some(Num::Float(100.0)), Num::Float(101.5));
+        let adj = fut.cashadjust(h, Num::int(-2), Some(Num::Float(100.0)), Num::Float(101.5));
         assert_eq!(adj.unwrap(), Num::Float(-30.0));
     }
 
@@ -480,11 +480,11 @@ mod tests {
         );
         // the overridden get_margin is reached through getoperationcost too
         assert!(fut
-            .getoperationcost(h, Num::Int(1), Num::Float(1.0))
+            .getoperationcost(h, Num::int(1), Num::Float(1.0))
             .is_err());
         // credit interest without interest: zero, the default formula never calls back
         assert_eq!(
-            fut.get_credit_interest(h, Num::Int(-1), Num::Float(1.0), FZERO, 1, FZERO, 3)
+            fut.get_credit_interest(h, Num::int(-1), Num::Float(1.0), FZERO, 1, FZERO, 3)
                 .unwrap(),
             Num::Float(0.0)
         );

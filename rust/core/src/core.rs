@@ -852,7 +852,7 @@ impl Core {
         }
         let c = &self.config;
         let pslip = if c.slip_perc.truthy() {
-            price.times(Num::Int(1).plus(c.slip_perc)?)?
+            price.times(Num::int(1).plus(c.slip_perc)?)?
         } else if c.slip_fixed.truthy() {
             price.plus(c.slip_fixed)?
         } else {
@@ -879,7 +879,7 @@ impl Core {
         }
         let c = &self.config;
         let pslip = if c.slip_perc.truthy() {
-            price.times(Num::Int(1).minus(c.slip_perc)?)?
+            price.times(Num::int(1).minus(c.slip_perc)?)?
         } else if c.slip_fixed.truthy() {
             price.minus(c.slip_fixed)?
         } else {
@@ -1087,16 +1087,16 @@ impl Core {
         let order = &self.orders[idx];
         match c.filler {
             FILLER_FIXEDSIZE => {
-                let size = c.filler_size.or(Num::Int(MAXINT));
+                let size = c.filler_size.or(Num::int(MAXINT));
                 Ok(py_min(&[volume, order.remsize.absolute()?, size]))
             }
             FILLER_FIXEDBARPERC => {
-                let maxsize = volume.times(c.filler_perc)?.floordiv(Num::Int(100))?;
+                let maxsize = volume.times(c.filler_perc)?.floordiv(Num::int(100))?;
                 Ok(py_min(&[maxsize, order.remsize.absolute()?]))
             }
             FILLER_BARPOINTPERC => {
                 let minmov = c.filler_minmov;
-                let mut parts = Num::Int(1);
+                let mut parts = Num::int(1);
                 if minmov.truthy() {
                     parts = high.minus(low)?.plus(minmov)?.floordiv(minmov)?;
                 }
@@ -1112,7 +1112,7 @@ impl Core {
                     .filler(order.oref, price, ago)
                     .map_err(|_| CoreError::Hook)?;
                 match size {
-                    Value::Int(v) => Ok(Num::Int(v)),
+                    Value::Int(v) => Ok(Num::int(v)),
                     Value::Float(v) => Ok(Num::Float(v)),
                     Value::BigInt { .. } => Err(fail(
                         What::FillerResult,

@@ -35,7 +35,7 @@ impl ErrValue {
     #[must_use]
     pub fn from_num(value: Num) -> Self {
         match value {
-            Num::Int(v) => ErrValue::Int(v),
+            Num::Int(v) => ErrValue::Int(v.get()),
             Num::Float(v) => ErrValue::Float(v),
         }
     }

@@ -181,9 +181,9 @@ impl Default for Config {
             slip_limit: true,
             slip_out: false,
             filler: FILLER_NONE,
-            filler_size: Num::Int(0),
-            filler_perc: Num::Int(0),
-            filler_minmov: Num::Int(0),
+            filler_size: Num::int(0),
+            filler_perc: Num::int(0),
+            filler_minmov: Num::int(0),
             int2pnl: true,
         }
     }

@@ -22,24 +22,112 @@ use crate::error::{CoreError, ZeroDivision};
 /// `==` (`PartialEq`) is *identity of the Python value*: same type and, for floats, same bits
 /// (`0.0 != -0.0`, `1 != 1.0`, a NaN equals the same NaN). Python's numeric comparisons are
 /// [`Num::py_cmp`], [`Num::gt`], [`Num::lt`], ...
+///
+/// 24 bytes: the `int` is an [`Int`] (an `i128` at 8-byte alignment), so a `Num` does not
+/// carry the 16-byte alignment of `i128` into every order, event and record.
 #[derive(Clone, Copy, Debug)]
 pub enum Num {
-    /// A Python `int`.
-    Int(i128),
+    /// A Python `int` (build one with [`Num::int`], read it with [`Int::get`]).
+    Int(Int),
     /// A Python `float`.
     Float(f64),
 }
 
+const _: () = assert!(size_of::<Num>() == 24 && align_of::<Num>() == 8);
+const _: () = assert!(size_of::<Option<Num>>() == 24);
+
+/// The `i128` of a [`Num::Int`], stored at 8-byte alignment (two 8-byte words): read and
+/// written by value only, with [`Int::get`] and [`Int::new`] (or `From`/`Into`).
+#[derive(Clone, Copy)]
+#[repr(Rust, packed(8))]
+pub struct Int(i128);
+
+impl Int {
+    /// The integer `v`.
+    #[must_use]
+    #[inline(always)]
+    pub const fn new(v: i128) -> Self {
+        Int(v)
+    }
+
+    /// The integer.
+    #[must_use]
+    #[inline(always)]
+    pub const fn get(self) -> i128 {
+        // (a by-value read of the packed field: a copy, never a misaligned reference)
+        self.0
+    }
+}
+
+impl From<i128> for Int {
+    #[inline(always)]
+    fn from(v: i128) -> Self {
+        Int(v)
+    }
+}
+
+impl From<Int> for i128 {
+    #[inline(always)]
+    fn from(v: Int) -> Self {
+        v.get()
+    }
+}
+
+impl PartialEq for Int {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for Int {}
+
+impl fmt::Debug for Int {
+    /// As the `i128` (`Num::Int(5)` prints `Int(5)`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
+impl fmt::Display for Int {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.get(), f)
+    }
+}
+
+/// A `Num` unpacked for matching: the `int` as a plain `i128`.
+#[derive(Clone, Copy)]
+enum V {
+    I(i128),
+    F(f64),
+}
+
+impl V {
+    /// [`Num::to_f64`].
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        match self {
+            // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`. Through i64 when
+            // it fits: the same rounding, one instruction instead of a software routine.
+            V::I(v) => match i64::try_from(v) {
+                Ok(small) => small as f64,
+                Err(_) => v as f64,
+            },
+            V::F(v) => v,
+        }
+    }
+}
+
 /// The integer zero (`0`).
-pub const ZERO: Num = Num::Int(0);
+pub const ZERO: Num = Num::int(0);
 /// The float zero (`0.0`).
 pub const FZERO: Num = Num::Float(0.0);
 
 impl PartialEq for Num {
     fn eq(&self, other: &Self) -> bool {
-        match (*self, *other) {
-            (Num::Int(a), Num::Int(b)) => a == b,
-            (Num::Float(a), Num::Float(b)) => a.to_bits() == b.to_bits(),
+        match (self.v(), other.v()) {
+            (V::I(a), V::I(b)) => a == b,
+            (V::F(a), V::F(b)) => a.to_bits() == b.to_bits(),
             _ => false,
         }
     }
@@ -55,31 +143,31 @@ impl From<f64> for Num {
 
 impl From<i64> for Num {
     fn from(v: i64) -> Self {
-        Num::Int(i128::from(v))
+        Num::int(i128::from(v))
     }
 }
 
 impl From<i32> for Num {
     fn from(v: i32) -> Self {
-        Num::Int(i128::from(v))
+        Num::int(i128::from(v))
     }
 }
 
 impl From<bool> for Num {
     /// Python's `bool` in arithmetic: `True` is `1`, `False` is `0`.
     fn from(v: bool) -> Self {
-        Num::Int(i128::from(v))
+        Num::int(i128::from(v))
     }
 }
 
 impl fmt::Display for Num {
     /// Python's `repr` (up to the exponent format of very large or small floats).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Num::Int(v) => write!(f, "{v}"),
-            Num::Float(v) if v.is_nan() => f.write_str("nan"),
-            Num::Float(v) if v.is_infinite() => f.write_str(if v > 0.0 { "inf" } else { "-inf" }),
-            Num::Float(v) => write!(f, "{v:?}"),
+        match self.v() {
+            V::I(v) => write!(f, "{v}"),
+            V::F(v) if v.is_nan() => f.write_str("nan"),
+            V::F(v) if v.is_infinite() => f.write_str(if v > 0.0 { "inf" } else { "-inf" }),
+            V::F(v) => write!(f, "{v:?}"),
         }
     }
 }
@@ -102,6 +190,32 @@ fn zero_division(dividend: Num, divisor: Num, floor: bool) -> CoreError {
 }
 
 impl Num {
+    /// The Python `int` `v`.
+    #[must_use]
+    #[inline(always)]
+    pub const fn int(v: i128) -> Num {
+        Num::Int(Int::new(v))
+    }
+
+    /// The value of a Python `int`, `None` for a `float`.
+    #[must_use]
+    #[inline(always)]
+    pub const fn as_int(self) -> Option<i128> {
+        match self {
+            Num::Int(v) => Some(v.get()),
+            Num::Float(_) => None,
+        }
+    }
+
+    /// Unpacked for matching.
+    #[inline(always)]
+    const fn v(self) -> V {
+        match self {
+            Num::Int(v) => V::I(v.get()),
+            Num::Float(v) => V::F(v),
+        }
+    }
+
     /// `True` for a Python `int`.
     #[must_use]
     #[inline]
@@ -113,24 +227,16 @@ impl Num {
     #[must_use]
     #[inline(always)]
     pub fn to_f64(self) -> f64 {
-        match self {
-            // i128 -> f64 rounds to nearest, ties to even: `PyLong_AsDouble`. Through i64 when
-            // it fits: the same rounding, one instruction instead of a software routine.
-            Num::Int(v) => match i64::try_from(v) {
-                Ok(small) => small as f64,
-                Err(_) => v as f64,
-            },
-            Num::Float(v) => v,
-        }
+        self.v().to_f64()
     }
 
     /// Python's truth value (`bool(x)`): non-zero; a NaN is true.
     #[must_use]
     #[inline(always)]
     pub fn truthy(self) -> bool {
-        match self {
-            Num::Int(v) => v != 0,
-            Num::Float(v) => v != 0.0,
+        match self.v() {
+            V::I(v) => v != 0,
+            V::F(v) => v != 0.0,
         }
     }
 
@@ -148,8 +254,8 @@ impl Num {
     /// `a + b`.
     #[inline(always)]
     pub fn plus(self, other: Num) -> Result<Num, CoreError> {
-        match (self, other) {
-            (Num::Int(a), Num::Int(b)) => a.checked_add(b).map(Num::Int).ok_or_else(overflow),
+        match (self.v(), other.v()) {
+            (V::I(a), V::I(b)) => a.checked_add(b).map(Num::int).ok_or_else(overflow),
             (a, b) => Ok(Num::Float(a.to_f64() + b.to_f64())),
         }
     }
@@ -157,8 +263,8 @@ impl Num {
     /// `a - b`.
     #[inline(always)]
     pub fn minus(self, other: Num) -> Result<Num, CoreError> {
-        match (self, other) {
-            (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map(Num::Int).ok_or_else(overflow),
+        match (self.v(), other.v()) {
+            (V::I(a), V::I(b)) => a.checked_sub(b).map(Num::int).ok_or_else(overflow),
             (a, b) => Ok(Num::Float(a.to_f64() - b.to_f64())),
         }
     }
@@ -166,8 +272,8 @@ impl Num {
     /// `a * b`.
     #[inline(always)]
     pub fn times(self, other: Num) -> Result<Num, CoreError> {
-        match (self, other) {
-            (Num::Int(a), Num::Int(b)) => a.checked_mul(b).map(Num::Int).ok_or_else(overflow),
+        match (self.v(), other.v()) {
+            (V::I(a), V::I(b)) => a.checked_mul(b).map(Num::int).ok_or_else(overflow),
             (a, b) => Ok(Num::Float(a.to_f64() * b.to_f64())),
         }
     }
@@ -175,10 +281,10 @@ impl Num {
     /// `a / b` (true division): a `float`; a zero divisor raises `ZeroDivisionError`.
     #[inline(always)]
     pub fn over(self, other: Num) -> Result<Num, CoreError> {
-        match (self, other) {
-            (Num::Float(a), Num::Float(b)) if b != 0.0 => Ok(Num::Float(a / b)),
-            (Num::Int(a), Num::Int(b)) if b != 0 => Ok(Num::Float(int_truediv(a, b))),
-            (Num::Int(_), Num::Int(_)) => Err(zero_division(self, other, false)),
+        match (self.v(), other.v()) {
+            (V::F(a), V::F(b)) if b != 0.0 => Ok(Num::Float(a / b)),
+            (V::I(a), V::I(b)) if b != 0 => Ok(Num::Float(int_truediv(a, b))),
+            (V::I(_), V::I(_)) => Err(zero_division(self, other, false)),
             (a, b) => {
                 let divisor = b.to_f64();
                 if divisor == 0.0 {
@@ -193,15 +299,15 @@ impl Num {
     /// (`_float_div_mod`) on the operands converted to `float`; a zero divisor raises
     /// `ZeroDivisionError`.
     pub fn floordiv(self, other: Num) -> Result<Num, CoreError> {
-        match (self, other) {
-            (Num::Int(_), Num::Int(0)) => Err(zero_division(self, other, true)),
-            (Num::Int(a), Num::Int(b)) => {
+        match (self.v(), other.v()) {
+            (V::I(_), V::I(0)) => Err(zero_division(self, other, true)),
+            (V::I(a), V::I(b)) => {
                 let q = a.checked_div(b).ok_or_else(overflow)?;
                 // `a % b` cannot overflow once `a / b` did not
                 if a % b != 0 && ((a < 0) != (b < 0)) {
-                    Ok(Num::Int(q - 1))
+                    Ok(Num::int(q - 1))
                 } else {
-                    Ok(Num::Int(q))
+                    Ok(Num::int(q))
                 }
             }
             (a, b) => {
@@ -217,18 +323,18 @@ impl Num {
     /// `-x` (`-0` is `0` for an `int`, `-0.0` for a `float`).
     #[inline(always)]
     pub fn negated(self) -> Result<Num, CoreError> {
-        match self {
-            Num::Int(v) => v.checked_neg().map(Num::Int).ok_or_else(overflow),
-            Num::Float(v) => Ok(Num::Float(-v)),
+        match self.v() {
+            V::I(v) => v.checked_neg().map(Num::int).ok_or_else(overflow),
+            V::F(v) => Ok(Num::Float(-v)),
         }
     }
 
     /// `abs(x)` (`abs(-0.0)` is `0.0`).
     #[inline(always)]
     pub fn absolute(self) -> Result<Num, CoreError> {
-        match self {
-            Num::Int(v) => v.checked_abs().map(Num::Int).ok_or_else(overflow),
-            Num::Float(v) => Ok(Num::Float(v.abs())),
+        match self.v() {
+            V::I(v) => v.checked_abs().map(Num::int).ok_or_else(overflow),
+            V::F(v) => Ok(Num::Float(v.abs())),
         }
     }
 
@@ -237,11 +343,11 @@ impl Num {
     #[must_use]
     #[inline]
     pub fn py_cmp(self, other: Num) -> Option<Ordering> {
-        match (self, other) {
-            (Num::Int(a), Num::Int(b)) => Some(a.cmp(&b)),
-            (Num::Float(a), Num::Float(b)) => a.partial_cmp(&b),
-            (Num::Int(a), Num::Float(b)) => cmp_int_float(a, b),
-            (Num::Float(a), Num::Int(b)) => cmp_int_float(b, a).map(Ordering::reverse),
+        match (self.v(), other.v()) {
+            (V::I(a), V::I(b)) => Some(a.cmp(&b)),
+            (V::F(a), V::F(b)) => a.partial_cmp(&b),
+            (V::I(a), V::F(b)) => cmp_int_float(a, b),
+            (V::F(a), V::I(b)) => cmp_int_float(b, a).map(Ordering::reverse),
         }
     }
 
@@ -251,11 +357,11 @@ impl Num {
     pub fn gt(self, other: Num) -> bool {
         // (same-type operands and floats with ints within 2**53 compare directly as floats,
         // exactly; a NaN makes every comparison false)
-        match (self, other) {
-            (Num::Float(a), Num::Float(b)) => a > b,
-            (Num::Int(a), Num::Int(b)) => a > b,
-            (Num::Float(a), Num::Int(b)) if is_small(b) => a > b as i64 as f64,
-            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) > b,
+        match (self.v(), other.v()) {
+            (V::F(a), V::F(b)) => a > b,
+            (V::I(a), V::I(b)) => a > b,
+            (V::F(a), V::I(b)) if is_small(b) => a > b as i64 as f64,
+            (V::I(a), V::F(b)) if is_small(a) => (a as i64 as f64) > b,
             _ => self.py_cmp(other) == Some(Ordering::Greater),
         }
     }
@@ -266,11 +372,11 @@ impl Num {
     pub fn ge(self, other: Num) -> bool {
         // (same-type operands and floats with ints within 2**53 compare directly as floats,
         // exactly; a NaN makes every comparison false)
-        match (self, other) {
-            (Num::Float(a), Num::Float(b)) => a >= b,
-            (Num::Int(a), Num::Int(b)) => a >= b,
-            (Num::Float(a), Num::Int(b)) if is_small(b) => a >= b as i64 as f64,
-            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) >= b,
+        match (self.v(), other.v()) {
+            (V::F(a), V::F(b)) => a >= b,
+            (V::I(a), V::I(b)) => a >= b,
+            (V::F(a), V::I(b)) if is_small(b) => a >= b as i64 as f64,
+            (V::I(a), V::F(b)) if is_small(a) => (a as i64 as f64) >= b,
             _ => {
                 matches!(
                     self.py_cmp(other),
@@ -286,11 +392,11 @@ impl Num {
     pub fn lt(self, other: Num) -> bool {
         // (same-type operands and floats with ints within 2**53 compare directly as floats,
         // exactly; a NaN makes every comparison false)
-        match (self, other) {
-            (Num::Float(a), Num::Float(b)) => a < b,
-            (Num::Int(a), Num::Int(b)) => a < b,
-            (Num::Float(a), Num::Int(b)) if is_small(b) => a < b as i64 as f64,
-            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) < b,
+        match (self.v(), other.v()) {
+            (V::F(a), V::F(b)) => a < b,
+            (V::I(a), V::I(b)) => a < b,
+            (V::F(a), V::I(b)) if is_small(b) => a < b as i64 as f64,
+            (V::I(a), V::F(b)) if is_small(a) => (a as i64 as f64) < b,
             _ => self.py_cmp(other) == Some(Ordering::Less),
         }
     }
@@ -301,11 +407,11 @@ impl Num {
     pub fn le(self, other: Num) -> bool {
         // (same-type operands and floats with ints within 2**53 compare directly as floats,
         // exactly; a NaN makes every comparison false)
-        match (self, other) {
-            (Num::Float(a), Num::Float(b)) => a <= b,
-            (Num::Int(a), Num::Int(b)) => a <= b,
-            (Num::Float(a), Num::Int(b)) if is_small(b) => a <= b as i64 as f64,
-            (Num::Int(a), Num::Float(b)) if is_small(a) => (a as i64 as f64) <= b,
+        match (self.v(), other.v()) {
+            (V::F(a), V::F(b)) => a <= b,
+            (V::I(a), V::I(b)) => a <= b,
+            (V::F(a), V::I(b)) if is_small(b) => a <= b as i64 as f64,
+            (V::I(a), V::F(b)) if is_small(a) => (a as i64 as f64) <= b,
             _ => {
                 matches!(self.py_cmp(other), Some(Ordering::Less | Ordering::Equal))
             }
@@ -456,7 +562,7 @@ mod tests {
     }
 
     fn i(v: i128) -> Num {
-        Num::Int(v)
+        Num::int(v)
     }
 
     #[test]

@@ -385,7 +385,7 @@ impl ItemBuf {
     #[inline(always)]
     fn num(&mut self, k: usize, v: Num) -> Result<(), Unpackable> {
         match v {
-            Num::Int(v) => self.int(k, v),
+            Num::Int(v) => self.int(k, v.get()),
             Num::Float(v) => {
                 self.put(k, KIND_FLOAT, v.to_le_bytes());
                 Ok(())

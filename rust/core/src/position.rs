@@ -242,7 +242,7 @@ mod tests {
     use super::*;
 
     fn i(v: i128) -> Num {
-        Num::Int(v)
+        Num::int(v)
     }
 
     fn f(v: f64) -> Num {

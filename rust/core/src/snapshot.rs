@@ -171,7 +171,7 @@ impl Core {
         }
         let mut comm = DataMap::default();
         for (data, spec) in comm_list {
-            if !spec.leverage.gt(Num::Int(0)) {
+            if !spec.leverage.gt(Num::int(0)) {
                 return Err(bad(format!("data {data}: leverage not positive")));
             }
             if spec.overrides >= 1 << 12 {

@@ -81,7 +81,7 @@ pub(crate) fn finite_or_big(
     origin: Origin,
 ) -> Result<Finite, CoreError> {
     match value {
-        Value::Int(v) => Ok(Finite::Num(Num::Int(v))),
+        Value::Int(v) => Ok(Finite::Num(Num::int(v))),
         Value::Float(v) if v.is_finite() => Ok(Finite::Num(Num::Float(v))),
         Value::Float(_) => Err(refuse(what, field, value, "not finite", origin)),
         Value::BigInt {
@@ -147,7 +147,7 @@ pub(crate) fn number(
     origin: Origin,
 ) -> Result<Num, CoreError> {
     match value {
-        Value::Int(v) => Ok(Num::Int(v)),
+        Value::Int(v) => Ok(Num::int(v)),
         Value::Float(v) => Ok(Num::Float(v)),
         Value::BigInt { .. } => Err(refuse(what, field, value, REASON_TOO_LARGE, origin)),
         Value::None | Value::Bool(_) | Value::Other { .. } => {
@@ -535,7 +535,7 @@ pub(crate) fn validate_into<I: Item>(
                     }
                     // `k == v` for a float: exact (`1.0 in range(5)`, `-0.0 in range(5)`)
                     Value::Float(v) => {
-                        (0..=FILLER_CALLBACK).find(|&k| Num::Int(k.into()).py_eq(Num::Float(v)))
+                        (0..=FILLER_CALLBACK).find(|&k| Num::int(k.into()).py_eq(Num::Float(v)))
                     }
                     Value::Other { eq_int } => eq_int.filter(|&k| k <= FILLER_CALLBACK),
                     _ => None,
@@ -687,7 +687,7 @@ pub(crate) fn validate_into<I: Item>(
         let mut nums = [ZERO; 13];
         for (k, name) in BAR_FIELDS[..13].iter().enumerate() {
             nums[k] = match bar.get(k + 1) {
-                Value::Int(v) => Num::Int(v),
+                Value::Int(v) => Num::int(v),
                 Value::Float(v) => Num::Float(v),
                 other => return Err(refuse(what, name, other, REASON_TOO_LARGE, at(k + 1))),
             };
@@ -778,7 +778,7 @@ fn validate_submit<I: Item>(
     let size = match finite_or_big(what, "size", ev(4), at(4))? {
         Finite::Big => return Err(beyond()),
         Finite::Num(size) => {
-            if size.is_int() && size.absolute()?.gt(Num::Int(1 << 53)) {
+            if size.is_int() && size.absolute()?.gt(Num::int(1 << 53)) {
                 return Err(beyond());
             }
             size
@@ -896,7 +896,7 @@ fn word_flag(words: &[u8], k: usize) -> Option<bool> {
 #[inline(always)]
 fn word_number(words: &[u8], k: usize) -> Option<Num> {
     match word(words, k)? {
-        (KIND_INT, payload) => Some(Num::Int(i128::from(payload as i64))),
+        (KIND_INT, payload) => Some(Num::int(i128::from(payload as i64))),
         (KIND_FLOAT, payload) => Some(Num::Float(f64::from_bits(payload))),
         _ => None,
     }
@@ -991,7 +991,7 @@ fn submit_into(
     let isbuy = word_flag(w, 3)?;
     let size = word_finite(w, 4)?;
     if let Num::Int(v) = size {
-        if v.unsigned_abs() > 1 << 53 {
+        if v.get().unsigned_abs() > 1 << 53 {
             return None;
         }
     }

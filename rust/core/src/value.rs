@@ -54,7 +54,7 @@ impl Value {
 impl From<Num> for Value {
     fn from(value: Num) -> Self {
         match value {
-            Num::Int(v) => Value::Int(v),
+            Num::Int(v) => Value::Int(v.get()),
             Num::Float(v) => Value::Float(v),
         }
     }

@@ -15,7 +15,7 @@ fn f(v: f64) -> Num {
 }
 
 fn i(v: i128) -> Num {
-    Num::Int(v)
+    Num::int(v)
 }
 
 fn stock(data: usize) -> Event {

@@ -14,7 +14,7 @@ fn spec(oref: u64, size: i128, exectype: u8, price: f64) -> OrderSpec {
         oref,
         data: 0,
         isbuy: size > 0,
-        size: Num::Int(size),
+        size: Num::int(size),
         exectype,
         price: f(price),
         pricelimit: f(price),

@@ -288,11 +288,11 @@ pub fn check_field(kind: Kind, value: &LValue) -> Result<(), String> {
         Kind::Side | Kind::ExecType | Kind::Status | Kind::State => Ok(()),
         Kind::Pos | Kind::OptPos | Kind::NonNeg | Kind::OptNonNeg | Kind::OptNum | Kind::Num => {
             check_number(value)?;
-            let v = value.num().unwrap_or(Num::Int(0));
-            if matches!(kind, Kind::Pos | Kind::OptPos) && !v.gt(Num::Int(0)) {
+            let v = value.num().unwrap_or(Num::int(0));
+            if matches!(kind, Kind::Pos | Kind::OptPos) && !v.gt(Num::int(0)) {
                 return Err("not > 0".to_owned());
             }
-            if matches!(kind, Kind::NonNeg | Kind::OptNonNeg) && !v.ge(Num::Int(0)) {
+            if matches!(kind, Kind::NonNeg | Kind::OptNonNeg) && !v.ge(Num::int(0)) {
                 return Err("negative".to_owned());
             }
             Ok(())
@@ -406,7 +406,7 @@ pub fn validate_event(ev: &LValue, index: usize) -> Result<(), LedgerError> {
             ));
         }
         let filled = ev.get("filled").and_then(LValue::num);
-        if filled.is_some_and(|f| f.gt(Num::Int(0))) && is_none("average") && is_none("cost") {
+        if filled.is_some_and(|f| f.gt(Num::int(0))) && is_none("average") && is_none("cost") {
             return Err(input_error(
                 kind,
                 "average",
@@ -439,7 +439,7 @@ pub fn check_args(
         )
     })?;
     let fee = fee_rate.num().unwrap_or(Num::Float(0.0));
-    if fee.lt(Num::Int(0)) {
+    if fee.lt(Num::int(0)) {
         return Err(input_error(
             "ledger",
             "fee_rate",

@@ -153,7 +153,7 @@ fn field<'a>(ev: &'a LValue, name: &str) -> &'a LValue {
 }
 
 fn num_of(ev: &LValue, name: &str) -> Num {
-    field(ev, name).num().unwrap_or(Num::Int(0))
+    field(ev, name).num().unwrap_or(Num::int(0))
 }
 
 fn opt_num_of(ev: &LValue, name: &str) -> Option<Num> {
@@ -545,7 +545,7 @@ impl Ledger {
             status: "Created",
             // the type of the size: an int-sized order keeps int fills, as Backtrader does
             filled: if size.is_int() {
-                Num::Int(0)
+                Num::int(0)
             } else {
                 Num::Float(0.0)
             },
@@ -805,7 +805,7 @@ impl Ledger {
                 .over(delta)?,
         };
         let v = price.to_f64();
-        if !(v.is_finite() && price.gt(Num::Int(0))) {
+        if !(v.is_finite() && price.gt(Num::int(0))) {
             return Ok(None);
         }
         Ok(Some(Num::Float(v)))
@@ -837,15 +837,15 @@ impl Ledger {
         };
         let signed = if side { delta } else { delta.negated()? };
         if self.positions.get(data).is_none() {
-            self.positions.set(data, (Num::Int(0), Num::Float(0.0)));
+            self.positions.set(data, (Num::int(0), Num::Float(0.0)));
         }
         let (oldsize, oldprice) = self
             .positions
             .get(data)
             .copied()
-            .unwrap_or((Num::Int(0), Num::Float(0.0)));
+            .unwrap_or((Num::int(0), Num::Float(0.0)));
         let size = oldsize.plus(signed)?;
-        let zero = Num::Int(0);
+        let zero = Num::int(0);
         // backtrader.Position.update
         let (closed, newprice) = if !size.truthy() {
             (signed, Num::Float(0.0))
@@ -1013,7 +1013,7 @@ impl Ledger {
                 old.insert(o.get("order").and_then(LValue::as_str).unwrap_or(""), o);
             }
         }
-        let zero = Num::Int(0);
+        let zero = Num::int(0);
         for o in &self.orders {
             if !STATES.contains(&o.status) {
                 return fail(format!(

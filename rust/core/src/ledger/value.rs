@@ -52,7 +52,7 @@ impl PartialEq for LValue {
 impl From<Num> for LValue {
     fn from(v: Num) -> Self {
         match v {
-            Num::Int(v) => LValue::Int(v),
+            Num::Int(v) => LValue::Int(v.get()),
             Num::Float(v) => LValue::Float(v),
         }
     }
@@ -105,7 +105,7 @@ impl LValue {
     #[must_use]
     pub fn num(&self) -> Option<Num> {
         match *self {
-            LValue::Int(v) => Some(Num::Int(v)),
+            LValue::Int(v) => Some(Num::int(v)),
             LValue::Float(v) => Some(Num::Float(v)),
             _ => None,
         }

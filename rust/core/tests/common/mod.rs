@@ -51,7 +51,7 @@ impl fmt::Debug for Item {
 impl From<Num> for Item {
     fn from(value: Num) -> Self {
         match value {
-            Num::Int(v) => Item::Int(v),
+            Num::Int(v) => Item::Int(v.get()),
             Num::Float(v) => Item::Float(v),
         }
     }
@@ -156,7 +156,7 @@ fn num(arg: HookArg) -> Num {
     match arg {
         HookArg::Num(v) => v,
         HookArg::Bool(v) => Num::from(v),
-        HookArg::None => Num::Int(0),
+        HookArg::None => Num::int(0),
     }
 }
 
@@ -240,7 +240,7 @@ impl Hooks for TestHooks {
             "_getcommission" | "getcommission" => abs0().and_then(|v| v.times(Num::Float(0.25))),
             "confirmexec" => return Ok(Value::None),
             "get_margin" => a(0).times(Num::Float(0.5)),
-            "get_leverage" => Ok(Num::Int(2)),
+            "get_leverage" => Ok(Num::int(2)),
             "getoperationcost" | "getvaluesize" => abs0().and_then(|v| v.times(a(1))),
             "getvalue" => a(0).times(a(2)),
             "profitandloss" => a(2).minus(a(1)).and_then(|d| a(0).times(d)),
