@@ -21,7 +21,7 @@ use crate::event::{
 use crate::group::{Group, RefMap};
 use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
-use crate::order::{Order, OrderState};
+use crate::order::{Order, OrderSlot, OrderState, Rare, NO_RARE};
 use crate::position::{DataMap, Position, Positions};
 use crate::validate::{fail, finite, flag, validate, validate_into, StepBufs, What};
 use crate::value::{RawItem, Value};
@@ -40,8 +40,11 @@ pub struct Core {
     pub(crate) cash: Num,
     pub(crate) comm: DataMap<CommSpec>,
     pub(crate) positions: Positions,
-    /// Every order ever created, in creation order (the Python core's order objects).
-    pub(crate) orders: Vec<Order>,
+    /// Every order ever created, in creation order (the Python core's order objects), without
+    /// their rare values.
+    pub(crate) orders: Vec<OrderSlot>,
+    /// The rare values of the orders that have some (`OrderSlot::rare` indexes it).
+    pub(crate) rare: Vec<Rare>,
     /// `self.orders` of the Python core: the last order created with a reference.
     pub(crate) by_ref: RefMap<usize>,
     pub(crate) submitted: VecDeque<usize>,
@@ -163,6 +166,7 @@ impl Core {
             comm: DataMap::default(),
             positions: Positions::default(),
             orders: Vec::new(),
+            rare: Vec::new(),
             by_ref: RefMap::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
@@ -211,8 +215,56 @@ impl Core {
 
     /// The order a reference names (the last one created with it), if any.
     #[must_use]
-    pub fn order(&self, oref: u64) -> Option<&Order> {
-        self.by_ref.get(&oref).map(|&idx| &self.orders[idx])
+    pub fn order(&self, oref: u64) -> Option<Order> {
+        self.by_ref.get(&oref).map(|&idx| self.full_order(idx))
+    }
+
+    /// The whole order at `idx` of the order table.
+    pub(crate) fn full_order(&self, idx: usize) -> Order {
+        let slot = &self.orders[idx];
+        slot.order(self.rare_of(slot))
+    }
+
+    /// The rare values of an order.
+    #[inline(always)]
+    pub(crate) fn rare_of(&self, slot: &OrderSlot) -> &Rare {
+        self.rare.get(slot.rare).unwrap_or(&Rare::DEFAULT)
+    }
+
+    /// The rare values of the order at `idx`, for writing (an entry is made for it if it has
+    /// none).
+    fn rare_mut(&mut self, idx: usize) -> &mut Rare {
+        if self.orders[idx].rare == NO_RARE {
+            self.orders[idx].rare = self.rare.len();
+            self.rare.push(Rare::DEFAULT);
+        }
+        &mut self.rare[self.orders[idx].rare]
+    }
+
+    /// Appends `order` to the order table (its rare values to their table unless they are the
+    /// defaults); its index.
+    pub(crate) fn push_order(&mut self, order: &Order) -> usize {
+        let rare = Rare {
+            trailamount: order.trailamount,
+            trailpercent: order.trailpercent,
+            limitoffset: order.limitoffset,
+            pannotated: order.pannotated,
+        };
+        let at = self.push_rare(rare);
+        self.orders.push(OrderSlot::new(order, at));
+        self.orders.len() - 1
+    }
+
+    /// `rare`'s index in the rare table (`NO_RARE` for the defaults, which have no entry).
+    #[inline(always)]
+    fn push_rare(&mut self, rare: Rare) -> usize {
+        // (`==` on numbers is identity: type and bits)
+        if rare == Rare::DEFAULT {
+            NO_RARE
+        } else {
+            self.rare.push(rare);
+            self.rare.len() - 1
+        }
     }
 
     /// The position entry of a data, if it exists.
@@ -419,7 +471,13 @@ impl Core {
     /// `order = _Order(ev); self.orders[order.ref] = order`.
     #[inline(always)]
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
-        self.orders.push(Order::new(spec));
+        let rare = self.push_rare(Rare {
+            trailamount: spec.trailamount,
+            trailpercent: spec.trailpercent,
+            limitoffset: spec.limitoffset,
+            pannotated: None,
+        });
+        self.orders.push(OrderSlot::from_spec(spec, rare));
         self.queued.push(0);
         let idx = self.orders.len() - 1;
         if self.by_ref.insert(spec.oref, idx).is_some() {
@@ -502,8 +560,12 @@ impl Core {
     #[inline(always)]
     fn submit_accept(&mut self, idx: usize, records: &mut Vec<Record>, notified: bool) {
         let order = &mut self.orders[idx];
-        order.pannotated = None;
         order.state = OrderState::Pending;
+        if order.rare != NO_RARE {
+            let rare = order.rare;
+            self.rare[rare].pannotated = None;
+        }
+        let order = &self.orders[idx];
         let oref = order.oref;
         self.enqueue(idx);
         if !notified {
@@ -942,7 +1004,7 @@ impl Core {
         let (dt0, pclose) = (cx.bar.dt, cx.bar.close);
         let order = &self.orders[idx];
         if dt0.gt(order.created_dt) && dt0.ge(order.dteos) {
-            let pannotated = order.pannotated.filter(|p| p.truthy());
+            let pannotated = self.rare_of(order).pannotated.filter(|p| p.truthy());
             if pannotated.is_some() && dt0.gt(order.dteos) {
                 self.execute(idx, -1, pannotated, cx, None)?;
             } else {
@@ -950,7 +1012,7 @@ impl Core {
             }
             return Ok(());
         }
-        self.orders[idx].pannotated = Some(pclose);
+        self.rare_mut(idx).pannotated = Some(pclose);
         Ok(())
     }
 
@@ -1004,9 +1066,10 @@ impl Core {
             let p = self.slip_down(plow, pcreated, true, false)?;
             self.execute(idx, 0, p, cx, None)?;
         }
-        let order = &mut self.orders[idx];
+        let order = &self.orders[idx];
         if order.alive() && order.exectype == EXEC_STOPTRAIL {
-            order.trailadjust(pclose, cx.records)?;
+            let rare = *self.rare_of(order);
+            self.orders[idx].trailadjust(&rare, pclose, cx.records)?;
         }
         Ok(())
     }
@@ -1061,9 +1124,10 @@ impl Core {
                 self.execute(idx, 0, p, cx, None)?;
             }
         }
-        let order = &mut self.orders[idx];
+        let order = &self.orders[idx];
         if order.alive() && order.exectype == EXEC_STOPTRAILLIMIT {
-            order.trailadjust(pclose, cx.records)?;
+            let rare = *self.rare_of(order);
+            self.orders[idx].trailadjust(&rare, pclose, cx.records)?;
         }
         Ok(())
     }

@@ -17,7 +17,8 @@ pub enum OrderState {
     Done,
 }
 
-/// An order (the Python core's `_Order`).
+/// An order (the Python core's `_Order`), whole: what [`Core::order`](crate::Core::order) and
+/// snapshots give (the core holds it as an [`OrderSlot`] and its [`Rare`] values).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Order {
     /// Order reference.
@@ -116,17 +117,177 @@ impl Order {
         }
         self.valid.truthy() && dt0.gt(self.valid)
     }
+}
+
+/// The values of an order that are almost always their defaults: the trailing amounts of a
+/// trailing stop and the close annotated by a Close order. They live beside the order table
+/// ([`OrderSlot::rare`]), so that the table's slots, written once per order and read at every
+/// bar, stay small.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Rare {
+    pub(crate) trailamount: Num,
+    pub(crate) trailpercent: Num,
+    pub(crate) limitoffset: Num,
+    pub(crate) pannotated: Option<Num>,
+}
+
+impl Rare {
+    /// An order's rare values when it has no entry (the values of an order the adapter built
+    /// without trailing: `0.0`, `0.0`, `0.0`, and no annotated close).
+    pub(crate) const DEFAULT: Rare = Rare {
+        trailamount: FZERO,
+        trailpercent: FZERO,
+        limitoffset: FZERO,
+        pannotated: None,
+    };
+}
+
+/// No entry in the table of rare values.
+pub(crate) const NO_RARE: usize = usize::MAX;
+
+/// An order in the core's order table: an [`Order`] without its [`Rare`] values, which are in
+/// the core's `rare` table at index `rare` (or [`Rare::DEFAULT`] when `rare` is [`NO_RARE`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct OrderSlot {
+    pub(crate) oref: u64,
+    pub(crate) data: usize,
+    pub(crate) isbuy: bool,
+    pub(crate) size: Num,
+    pub(crate) remsize: Num,
+    pub(crate) exectype: u8,
+    pub(crate) price: Num,
+    pub(crate) pricelimit: Num,
+    pub(crate) pclose: Num,
+    pub(crate) created_dt: Num,
+    pub(crate) valid: Num,
+    pub(crate) dteos: Num,
+    pub(crate) parent: Option<u64>,
+    pub(crate) transmit: bool,
+    pub(crate) coc: bool,
+    pub(crate) state: OrderState,
+    pub(crate) active: bool,
+    pub(crate) triggered: bool,
+    pub(crate) completed: bool,
+    /// Index of the order's entry in the core's `rare` table, or [`NO_RARE`].
+    pub(crate) rare: usize,
+}
+
+impl OrderSlot {
+    /// The slot of `order`, its rare values at `rare` (`NO_RARE` when they are the defaults).
+    #[inline(always)]
+    pub(crate) fn new(order: &Order, rare: usize) -> Self {
+        OrderSlot {
+            oref: order.oref,
+            data: order.data,
+            isbuy: order.isbuy,
+            size: order.size,
+            remsize: order.remsize,
+            exectype: order.exectype,
+            price: order.price,
+            pricelimit: order.pricelimit,
+            pclose: order.pclose,
+            created_dt: order.created_dt,
+            valid: order.valid,
+            dteos: order.dteos,
+            parent: order.parent,
+            transmit: order.transmit,
+            coc: order.coc,
+            state: order.state,
+            active: order.active,
+            triggered: order.triggered,
+            completed: order.completed,
+            rare,
+        }
+    }
+
+    /// `_Order(ev)`'s slot, its rare values at `rare` (`NO_RARE` when they are the defaults).
+    #[inline(always)]
+    pub(crate) fn from_spec(spec: &OrderSpec, rare: usize) -> Self {
+        OrderSlot {
+            oref: spec.oref,
+            data: spec.data,
+            isbuy: spec.isbuy,
+            size: spec.size,
+            remsize: spec.size,
+            exectype: spec.exectype,
+            price: spec.price,
+            pricelimit: spec.pricelimit,
+            pclose: spec.pclose,
+            created_dt: spec.created_dt,
+            valid: spec.valid,
+            dteos: spec.dteos,
+            parent: spec.parent,
+            transmit: spec.transmit,
+            coc: spec.coc,
+            state: OrderState::Created,
+            active: spec.parent.is_none(),
+            triggered: false,
+            completed: false,
+            rare,
+        }
+    }
+
+    /// The whole order, with its rare values.
+    #[must_use]
+    pub(crate) fn order(&self, rare: &Rare) -> Order {
+        Order {
+            oref: self.oref,
+            data: self.data,
+            isbuy: self.isbuy,
+            size: self.size,
+            remsize: self.remsize,
+            exectype: self.exectype,
+            price: self.price,
+            pricelimit: self.pricelimit,
+            pclose: self.pclose,
+            created_dt: self.created_dt,
+            valid: self.valid,
+            dteos: self.dteos,
+            trailamount: rare.trailamount,
+            trailpercent: rare.trailpercent,
+            limitoffset: rare.limitoffset,
+            parent: self.parent,
+            transmit: self.transmit,
+            coc: self.coc,
+            state: self.state,
+            active: self.active,
+            triggered: self.triggered,
+            pannotated: rare.pannotated,
+            completed: self.completed,
+        }
+    }
+
+    /// `order.alive()`.
+    #[must_use]
+    #[inline(always)]
+    pub(crate) fn alive(&self) -> bool {
+        matches!(
+            self.state,
+            OrderState::Created | OrderState::Submitted | OrderState::Pending
+        )
+    }
+
+    /// `Order.expire()`'s test.
+    #[must_use]
+    #[inline(always)]
+    pub(crate) fn expired(&self, dt0: Num) -> bool {
+        if self.exectype == EXEC_MARKET {
+            return false;
+        }
+        self.valid.truthy() && dt0.gt(self.valid)
+    }
 
     /// `Order.trailadjust`: move the stop (and limit) with the close, never back.
     pub(crate) fn trailadjust(
         &mut self,
+        rare: &Rare,
         mut price: Num,
         records: &mut Vec<Record>,
     ) -> Result<(), CoreError> {
-        let pamount = if self.trailamount.truthy() {
-            self.trailamount
-        } else if self.trailpercent.truthy() {
-            price.times(self.trailpercent)?
+        let pamount = if rare.trailamount.truthy() {
+            rare.trailamount
+        } else if rare.trailpercent.truthy() {
+            price.times(rare.trailpercent)?
         } else {
             FZERO
         };
@@ -140,7 +301,7 @@ impl Order {
         if moved {
             self.price = price;
             if self.exectype == EXEC_STOPTRAILLIMIT {
-                self.pricelimit = price.minus(self.limitoffset)?;
+                self.pricelimit = price.minus(rare.limitoffset)?;
             }
             records.push(Record::Trail {
                 oref: self.oref,
@@ -151,3 +312,5 @@ impl Order {
         Ok(())
     }
 }
+
+const _: () = assert!(size_of::<OrderSlot>() <= 240);

@@ -114,7 +114,7 @@ impl Core {
             ],
             comm: self.comm.iter().copied().collect(),
             positions: self.positions.iter().copied().collect(),
-            orders: listed.iter().map(|&idx| self.orders[idx]).collect(),
+            orders: listed.iter().map(|&idx| self.full_order(idx)).collect(),
             submitted: self.submitted.iter().map(|&idx| at[idx]).collect(),
             pending: self
                 .pending
@@ -236,7 +236,7 @@ impl Core {
         }
         // a replaced order is listed only while it is queued
         let refs_shared = orders.len() != by_ref.len();
-        Ok(Core {
+        let mut core = Core {
             config,
             queued,
             refs_shared,
@@ -247,7 +247,8 @@ impl Core {
             cash,
             comm,
             positions,
-            orders,
+            orders: Vec::with_capacity(orders.len()),
+            rare: Vec::new(),
             by_ref,
             submitted: VecDeque::from(submitted),
             pending: VecDeque::from(pending),
@@ -269,6 +270,10 @@ impl Core {
             fundshares,
             leverage,
             unrealized,
-        })
+        };
+        for order in &orders {
+            core.push_order(order);
+        }
+        Ok(core)
     }
 }

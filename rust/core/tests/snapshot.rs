@@ -2,7 +2,8 @@
 //! (`bt_cracktrader/core/snapshot.py`), which holds no order that nothing reaches.
 
 use cracktrader_core::{
-    Bar, CommSpec, Core, Event, Num, OrderSpec, EXEC_HISTORICAL, EXEC_LIMIT, EXEC_MARKET,
+    Bar, CommSpec, Core, Event, Num, OrderSpec, EXEC_CLOSE, EXEC_HISTORICAL, EXEC_LIMIT,
+    EXEC_MARKET, EXEC_STOPTRAIL,
 };
 
 fn f(v: f64) -> Num {
@@ -95,4 +96,51 @@ fn replaced_orders_are_listed_while_queued_and_dropped_when_unreachable() {
     let b = twin.step(&events, &[bar(3.0, 80.0)]).unwrap();
     assert_eq!(a, b);
     assert_eq!(core.snapshot(), twin.snapshot());
+}
+
+/// The values the core keeps beside its order table (trailing amounts, the annotated close of
+/// a Close order) read back whole, through `order()` and a snapshot round trip.
+#[test]
+fn rare_order_values_survive_snapshots() {
+    let mut core = Core::new(f(10000.0), true, true, f(100.0)).unwrap();
+    let data = Event::Data {
+        data: 0,
+        comm: CommSpec::basic(true, true, f(0.0), f(1.0), f(0.0), f(0.0), f(1.0)),
+    };
+    let trail = OrderSpec {
+        trailamount: f(2.5),
+        ..spec(1, -3, EXEC_STOPTRAIL, 95.0)
+    };
+    // an int zero is not the default float zero: kept as given
+    let offset = OrderSpec {
+        limitoffset: Num::int(0),
+        ..spec(2, 3, EXEC_LIMIT, 50.0)
+    };
+    let close = OrderSpec {
+        created_dt: f(2.0),
+        dteos: f(2.0),
+        ..spec(3, 1, EXEC_CLOSE, 100.0)
+    };
+    core.apply(&[data]).unwrap();
+    core.step(
+        &[
+            Event::Submit(trail),
+            Event::Submit(offset),
+            Event::Submit(close),
+        ],
+        &[bar(2.0, 100.0)],
+    )
+    .unwrap();
+    assert_eq!(core.order(1).unwrap().trailamount, f(2.5));
+    assert_eq!(core.order(1).unwrap().trailpercent, f(0.0));
+    assert_eq!(core.order(2).unwrap().limitoffset, Num::int(0));
+    assert_eq!(core.order(2).unwrap().pannotated, None);
+    // not executed on the bar of its creation: the close is annotated
+    assert_eq!(core.order(3).unwrap().pannotated, Some(f(100.0)));
+    let snap = core.snapshot();
+    assert_eq!(snap.orders.len(), 3);
+    let back = Core::from_snapshot(snap.clone()).unwrap();
+    assert_eq!(back.snapshot(), snap);
+    assert_eq!(back.order(3).unwrap().pannotated, Some(f(100.0)));
+    assert_eq!(back.order(1).unwrap().trailamount, f(2.5));
 }
