@@ -182,6 +182,8 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn input(
         what: impl Into<String>,
         field: &str,

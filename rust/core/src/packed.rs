@@ -49,6 +49,8 @@ pub struct PackedError {
     pub error: CoreError,
 }
 
+#[cold]
+#[inline(never)]
 fn bad(field: &str, value: ErrValue, reason: String) -> CoreError {
     CoreError::input(WHAT, field, value, reason, None)
 }

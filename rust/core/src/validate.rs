@@ -53,6 +53,8 @@ impl What {
     }
 }
 
+#[cold]
+#[inline(never)]
 pub(crate) fn fail(
     what: What,
     field: &str,
@@ -63,6 +65,8 @@ pub(crate) fn fail(
     CoreError::input(what.render(), field, value, reason, origin)
 }
 
+#[cold]
+#[inline(never)]
 fn refuse(what: What, field: &str, value: Value, reason: &str, origin: Origin) -> CoreError {
     fail(what, field, value.to_err(), reason, Some(origin))
 }
