@@ -12,24 +12,73 @@ use crate::hashing::FastMap;
 /// Items held without a heap allocation.
 const INLINE: usize = 3;
 
+/// How many items a group holds in place (`0..=INLINE`): an enum, so that its unused values
+/// tag the other variant of [`Group`] and a `Group` (and an `Option` of one) is no larger than
+/// its inline form, 32 bytes for 8-byte items: the maps hold an entry per order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Len {
+    L0 = 0,
+    L1 = 1,
+    L2 = 2,
+    L3 = 3,
+}
+
+const _: () = assert!(INLINE == 3);
+
+impl Len {
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+
+    /// One more (`self` below `INLINE`).
+    #[inline(always)]
+    fn up(self) -> Len {
+        match self {
+            Len::L0 => Len::L1,
+            Len::L1 => Len::L2,
+            Len::L2 | Len::L3 => Len::L3,
+        }
+    }
+
+    /// One less (`self` above zero).
+    #[inline(always)]
+    fn down(self) -> Len {
+        match self {
+            Len::L0 | Len::L1 => Len::L0,
+            Len::L2 => Len::L1,
+            Len::L3 => Len::L2,
+        }
+    }
+}
+
 /// A FIFO (`collections.deque` / `list` in the Python core) of `Copy` items.
 #[derive(Clone, Debug)]
 pub(crate) enum Group<T: Copy + Default> {
     /// `items[head..head + len]`.
     Inline {
         head: u8,
-        len: u8,
+        len: Len,
         items: [T; INLINE],
     },
-    /// Every item, once more than fit in place were pushed.
-    Heap(VecDeque<T>),
+    /// Every item, once more than fit in place were pushed (boxed: a spilled group is rare,
+    /// and in place its deque would make every group larger).
+    #[allow(
+        clippy::box_collection,
+        reason = "the box keeps the spilled form one word wide, so a group stays 32 bytes"
+    )]
+    Heap(Box<VecDeque<T>>),
 }
+
+const _: () = assert!(size_of::<Option<Group<u64>>>() == 32);
+const _: () = assert!(size_of::<Option<Group<usize>>>() == 32);
 
 impl<T: Copy + Default> Default for Group<T> {
     fn default() -> Self {
         Group::Inline {
             head: 0,
-            len: 0,
+            len: Len::L0,
             items: [T::default(); INLINE],
         }
     }
@@ -41,15 +90,15 @@ impl<T: Copy + Default + PartialEq> Group<T> {
         match self {
             Group::Heap(heap) => heap.push_back(item),
             Group::Inline { head, len, items } => {
-                let end = usize::from(*head) + usize::from(*len);
+                let end = usize::from(*head) + len.get();
                 if end < INLINE {
                     items[end] = item;
-                    *len += 1;
+                    *len = len.up();
                 } else {
                     let mut heap = VecDeque::with_capacity(INLINE * 2);
                     heap.extend(items[usize::from(*head)..end].iter().copied());
                     heap.push_back(item);
-                    *self = Group::Heap(heap);
+                    *self = Group::Heap(Box::new(heap));
                 }
             }
         }
@@ -59,11 +108,11 @@ impl<T: Copy + Default + PartialEq> Group<T> {
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         match self {
             Group::Heap(heap) => heap.pop_front(),
-            Group::Inline { len: 0, .. } => None,
+            Group::Inline { len: Len::L0, .. } => None,
             Group::Inline { head, len, items } => {
                 let item = items[usize::from(*head)];
                 *head += 1;
-                *len -= 1;
+                *len = len.down();
                 Some(item)
             }
         }
@@ -76,7 +125,7 @@ impl<T: Copy + Default + PartialEq> Group<T> {
         match self {
             Group::Inline { head, len, items } => {
                 let head = usize::from(*head);
-                (&items[head..head + usize::from(*len)], &[])
+                (&items[head..head + len.get()], &[])
             }
             Group::Heap(heap) => heap.as_slices(),
         }
@@ -88,7 +137,7 @@ impl<T: Copy + Default + PartialEq> Group<T> {
         match *self {
             Group::Inline { head, len, items } => {
                 let head = usize::from(head);
-                Some(items.into_iter().skip(head).take(usize::from(len)))
+                Some(items.into_iter().skip(head).take(len.get()))
             }
             Group::Heap(_) => None,
         }
@@ -104,7 +153,7 @@ impl<T: Copy + Default + PartialEq> Group<T> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
-            Group::Inline { len, .. } => usize::from(*len),
+            Group::Inline { len, .. } => len.get(),
             Group::Heap(heap) => heap.len(),
         }
     }
@@ -395,7 +444,7 @@ mod tests {
         g.push_back(3);
         g.push_back(4); // beyond the inline slots: spills
         assert_eq!(g.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert_eq!(size_of::<Group<u64>>(), 40);
+        assert_eq!(size_of::<Group<u64>>(), 32);
     }
 
     #[test]
