@@ -471,12 +471,7 @@ impl Core {
     /// `order = _Order(ev); self.orders[order.ref] = order`.
     #[inline(always)]
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
-        let rare = self.push_rare(Rare {
-            trailamount: spec.trailamount,
-            trailpercent: spec.trailpercent,
-            limitoffset: spec.limitoffset,
-            pannotated: None,
-        });
+        let rare = self.push_rare(Rare::of_spec(spec));
         self.orders.push(OrderSlot::from_spec(spec, rare));
         self.queued.push(0);
         let idx = self.orders.len() - 1;

@@ -73,31 +73,7 @@ impl Order {
     /// `_Order(ev)`.
     #[must_use]
     pub fn new(spec: &OrderSpec) -> Self {
-        Order {
-            oref: spec.oref,
-            data: spec.data,
-            isbuy: spec.isbuy,
-            size: spec.size,
-            remsize: spec.size,
-            exectype: spec.exectype,
-            price: spec.price,
-            pricelimit: spec.pricelimit,
-            pclose: spec.pclose,
-            created_dt: spec.created_dt,
-            valid: spec.valid,
-            dteos: spec.dteos,
-            trailamount: spec.trailamount,
-            trailpercent: spec.trailpercent,
-            limitoffset: spec.limitoffset,
-            parent: spec.parent,
-            transmit: spec.transmit,
-            coc: spec.coc,
-            state: OrderState::Created,
-            active: spec.parent.is_none(),
-            triggered: false,
-            pannotated: None,
-            completed: false,
-        }
+        OrderSlot::from_spec(spec, NO_RARE).order(&Rare::of_spec(spec))
     }
 
     /// `order.alive()`.
@@ -134,6 +110,17 @@ pub(crate) struct Rare {
 impl Rare {
     /// An order's rare values when it has no entry (the values of an order the adapter built
     /// without trailing: `0.0`, `0.0`, `0.0`, and no annotated close).
+    /// The rare values of `_Order(ev)`.
+    #[inline(always)]
+    pub(crate) fn of_spec(spec: &OrderSpec) -> Rare {
+        Rare {
+            trailamount: spec.trailamount,
+            trailpercent: spec.trailpercent,
+            limitoffset: spec.limitoffset,
+            pannotated: None,
+        }
+    }
+
     pub(crate) const DEFAULT: Rare = Rare {
         trailamount: FZERO,
         trailpercent: FZERO,
