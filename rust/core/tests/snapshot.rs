@@ -55,13 +55,20 @@ fn bar(dt: f64, price: f64) -> Bar {
     }
 }
 
-#[test]
-fn replaced_orders_are_listed_while_queued_and_dropped_when_unreachable() {
-    let mut core = Core::new(f(10000.0), true, true, f(100.0)).unwrap();
+/// A fresh core (cash 10,000, checksubmit, shortcash) and the event that adds data 0 (a
+/// stock-like scheme without commission).
+fn core_with_data() -> (Core, Event) {
+    let core = Core::new(f(10000.0), true, true, f(100.0)).unwrap();
     let data = Event::Data {
         data: 0,
         comm: CommSpec::basic(true, true, f(0.0), f(1.0), f(0.0), f(0.0), f(1.0)),
     };
+    (core, data)
+}
+
+#[test]
+fn replaced_orders_are_listed_while_queued_and_dropped_when_unreachable() {
+    let (mut core, data) = core_with_data();
     // history orders 1 and 3 wait for the next bar; orders 1 (a limit) and 3 (a market order)
     // reuse their refs meanwhile, and the history orders replace them at the bar
     core.apply(&[
@@ -102,11 +109,7 @@ fn replaced_orders_are_listed_while_queued_and_dropped_when_unreachable() {
 /// a Close order) read back whole, through `order()` and a snapshot round trip.
 #[test]
 fn rare_order_values_survive_snapshots() {
-    let mut core = Core::new(f(10000.0), true, true, f(100.0)).unwrap();
-    let data = Event::Data {
-        data: 0,
-        comm: CommSpec::basic(true, true, f(0.0), f(1.0), f(0.0), f(0.0), f(1.0)),
-    };
+    let (mut core, data) = core_with_data();
     let trail = OrderSpec {
         trailamount: f(2.5),
         ..spec(1, -3, EXEC_STOPTRAIL, 95.0)
