@@ -7,15 +7,14 @@ mod common;
 
 use std::fmt;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{json_item, json_items, json_value, json_values, record_items, state_items, Item};
+use common::{
+    core_fixture_paths, json_item, json_items, json_value, json_values, record_items, state_items,
+    Item,
+};
 use cracktrader_core::{Core, CoreError, NoHooks, RawItem, CONTRACT_VERSION};
 use serde_json::Value as Json;
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core")
-}
 
 fn raw_items(json: &Json) -> Vec<RawItem> {
     json.as_array()
@@ -126,14 +125,7 @@ fn replay(path: &Path) -> Result<usize, String> {
 
 #[test]
 fn golden_fixtures_replay_bit_for_bit() {
-    let dir = fixture_dir();
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no fixture in {}", dir.display());
+    let paths = core_fixture_paths();
     let mut failures = Vec::new();
     for path in &paths {
         match replay(path) {
