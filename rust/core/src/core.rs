@@ -18,7 +18,7 @@ use crate::event::{
     EXEC_LIMIT, EXEC_MARKET, EXEC_STOP, EXEC_STOPLIMIT, EXEC_STOPTRAIL, EXEC_STOPTRAILLIMIT,
     FILLER_BARPOINTPERC, FILLER_CALLBACK, FILLER_FIXEDBARPERC, FILLER_FIXEDSIZE, FILLER_NONE,
 };
-use crate::group::{Group, RefMap};
+use crate::group::{Group, RefTable};
 use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderSlot, OrderState, Rare, NO_RARE};
@@ -45,8 +45,9 @@ pub struct Core {
     pub(crate) orders: Vec<OrderSlot>,
     /// The rare values of the orders that have some (`OrderSlot::rare` indexes it).
     pub(crate) rare: Vec<Rare>,
-    /// `self.orders` of the Python core: the last order created with a reference.
-    pub(crate) by_ref: RefMap<usize>,
+    /// `self.orders`, `self.ocos`, `self.ocol` and `self.pchildren` of the Python core, by
+    /// reference (`orders`: the last order created with a reference).
+    pub(crate) refs: RefTable,
     pub(crate) submitted: VecDeque<usize>,
     /// The pending queue; `None` is the end-of-pass sentinel of `next()` (one stays behind when
     /// a pass is interrupted by an exception, as in the Python core).
@@ -58,9 +59,6 @@ pub struct Core {
     /// names every order of a ref, and OCO checks always scan the queue.
     pub(crate) refs_shared: bool,
     pub(crate) toactivate: VecDeque<usize>,
-    pub(crate) pchildren: RefMap<Group<usize>>,
-    pub(crate) ocos: RefMap<u64>,
-    pub(crate) ocol: RefMap<Group<u64>>,
     pub(crate) value: Num,
     pub(crate) valuemkt: Num,
     pub(crate) valuelever: Num,
@@ -167,15 +165,12 @@ impl Core {
             positions: Positions::default(),
             orders: Vec::new(),
             rare: Vec::new(),
-            by_ref: RefMap::default(),
+            refs: RefTable::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
             queued: Vec::new(),
             refs_shared: false,
             toactivate: VecDeque::new(),
-            pchildren: RefMap::default(),
-            ocos: RefMap::default(),
-            ocol: RefMap::default(),
             value: cash,
             valuemkt: FZERO,
             valuelever: FZERO,
@@ -216,7 +211,7 @@ impl Core {
     /// The order a reference names (the last one created with it), if any.
     #[must_use]
     pub fn order(&self, oref: u64) -> Option<Order> {
-        self.by_ref.get(&oref).map(|&idx| self.full_order(idx))
+        self.refs.order(oref).map(|idx| self.full_order(idx))
     }
 
     /// The whole order at `idx` of the order table.
@@ -274,7 +269,7 @@ impl Core {
     }
 
     pub(crate) fn knows_ref(&self, oref: u64) -> bool {
-        self.by_ref.contains_key(&oref)
+        self.refs.order(oref).is_some()
     }
 
     /// Apply events now, without a bar (what `step` does first); returns the records.
@@ -450,9 +445,9 @@ impl Core {
                 self.submit(idx, spec.check, spec.notified, records);
             }
             Event::Cancel { oref, notified } => {
-                let idx = *self
-                    .by_ref
-                    .get(&oref)
+                let idx = self
+                    .refs
+                    .order(oref)
                     .ok_or(CoreError::KeyError(i128::from(oref)))?;
                 self.cancel(idx, records, false, notified)?;
             }
@@ -468,34 +463,35 @@ impl Core {
         Ok(())
     }
 
-    /// `order = _Order(ev); self.orders[order.ref] = order`.
+    /// `order = _Order(ev)` (`ocoize` enters it in `self.orders`).
     #[inline(always)]
     fn new_order(&mut self, spec: &OrderSpec) -> usize {
         let rare = self.push_rare(Rare::of_spec(spec));
         self.orders.push(OrderSlot::from_spec(spec, rare));
         self.queued.push(0);
-        let idx = self.orders.len() - 1;
-        if self.by_ref.insert(spec.oref, idx).is_some() {
-            self.refs_shared = true;
-        }
-        idx
+        self.orders.len() - 1
     }
 
+    /// `self.orders[order.ref] = order` and `_ocoize`.
     #[inline(always)]
     fn ocoize(&mut self, idx: usize, oco: Option<u64>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
         match oco {
             None => {
-                self.ocos.insert(oref, oref);
-                self.ocol.get_or_default(oref).push_back(oref);
+                if self.refs.new_alone(oref, idx) {
+                    self.refs_shared = true;
+                }
             }
             Some(oco) => {
-                let ocoref = *self
-                    .ocos
-                    .get(&oco)
+                if self.refs.set_order(oref, idx) {
+                    self.refs_shared = true;
+                }
+                let ocoref = self
+                    .refs
+                    .leader(oco)
                     .ok_or(CoreError::KeyError(i128::from(oco)))?;
-                self.ocos.insert(oref, ocoref);
-                self.ocol.get_or_default(ocoref).push_back(oref);
+                self.refs.set_leader(oref, ocoref);
+                self.refs.push_ocol(ocoref, oref);
             }
         }
         Ok(())
@@ -505,7 +501,7 @@ impl Core {
     fn take_children(&mut self, idx: usize, records: &mut Vec<Record>) -> Option<u64> {
         let order = &mut self.orders[idx];
         let pref = order.parent.unwrap_or(order.oref);
-        if pref != order.oref && !self.pchildren.contains_key(&pref) {
+        if pref != order.oref && !self.refs.has_children(pref) {
             order.state = OrderState::Done;
             records.push(Record::Rejected { oref: order.oref });
             return None;
@@ -518,19 +514,18 @@ impl Core {
         let Some(pref) = self.take_children(idx, records) else {
             return;
         };
-        let pc = self.pchildren.get_or_default(pref);
-        pc.push_back(idx);
+        let members = self.refs.push_child(pref, idx);
         if self.orders[idx].transmit {
             // `transmit` never touches `pchildren`: the group is read in place (a group held
             // inline, the usual case, copied out first: no lookup of it per member)
-            if let Some(members) = pc.inline_copy() {
-                for x in members {
+            if let Some(members) = members {
+                for &x in members.as_slice() {
                     self.transmit(x, check, notified && x == idx, records);
                 }
                 return;
             }
             let mut k = 0;
-            while let Some(x) = self.pchildren.get(&pref).and_then(|pc| pc.get(k)) {
+            while let Some(x) = self.refs.child(pref, k) {
                 self.transmit(x, check, notified && x == idx, records);
                 k += 1;
             }
@@ -614,17 +609,15 @@ impl Core {
         if cancel || order.parent.is_some() {
             // `pc = self.pchildren[pref]`, cancel its members, `del self.pchildren[pref]`:
             // cancelling with `bracket=True` never looks at the groups
-            let mut pc = self.pchildren.remove(&pref).unwrap_or_default();
+            let mut pc = self.refs.take_children(pref).unwrap_or_default();
             while let Some(o) = pc.pop_front() {
                 self.cancel(o, records, true, false)?;
             }
         } else {
-            let pc = self.pchildren.get_or_default(pref);
-            if pc.pop_front().is_none() {
+            let Some((a, b)) = self.refs.pop_child(pref) else {
                 return Err(CoreError::IndexError("pop from an empty deque"));
-            }
+            };
             // (usually nothing is left: an order alone, or a bracket's last leg)
-            let (a, b) = pc.as_slices();
             if !a.is_empty() {
                 self.toactivate.extend(a);
                 self.toactivate.extend(b);
@@ -635,17 +628,17 @@ impl Core {
 
     fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
-        let parentref = *self.ocos.get(&oref).ok_or(MISSING_OCO)?;
+        let parentref = self.refs.leader(oref).ok_or(MISSING_OCO)?;
         // (an order outside any OCO group is its own parent: `ocos[parentref]` is `parentref`)
         let ocoref = if parentref == oref {
             oref
         } else {
-            let Some(&ocoref) = self.ocos.get(&parentref) else {
+            let Some(ocoref) = self.refs.leader(parentref) else {
                 return Ok(());
             };
             ocoref
         };
-        let Some(ocol) = self.ocol.remove(&ocoref) else {
+        let Some(ocol) = self.refs.take_ocol(ocoref) else {
             return Ok(());
         };
         if ocol.is_empty() {
@@ -659,8 +652,8 @@ impl Core {
                     return Ok(());
                 }
             }
-            let queued = |oref: &u64| match self.by_ref.get(oref) {
-                Some(&o) => self.queued[o] > 0,
+            let queued = |oref: &u64| match self.refs.order(*oref) {
+                Some(o) => self.queued[o] > 0,
                 None => true, // not an order of this core: scan to be sure
             };
             if !ocol.any(queued) {

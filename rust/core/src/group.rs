@@ -198,213 +198,714 @@ impl<T: Copy + Default + PartialEq> FromIterator<T> for Group<T> {
     }
 }
 
-/// Refs up to this far beyond the dense part grow it; a ref further out goes to the map.
+/// Refs up to this far beyond the dense part (above or below it) grow it; a ref further out
+/// goes to the map.
 const DENSE_SLACK: u64 = 1024;
 
-/// Entries per chunk of the dense part.
+/// Entries per chunk of the dense part (a chunk is 4 KiB).
 const CHUNK: usize = 256;
 
-/// A map keyed by order reference (`self.orders`, `self.ocos`, ... of the Python core). Refs
-/// are a counter in practice, so they index fixed-size chunks: no hashing, and growing adds a
-/// chunk (no rehash, no copy of the entries, as a hash map or a `Vec` would at each doubling;
-/// the maps hold an entry per order). A ref far beyond the others goes to a hash map instead,
-/// so odd refs cost no memory; every key of that map is beyond the dense part (growing the
-/// dense part moves the keys it covers).
-#[derive(Clone, Debug)]
-pub(crate) struct RefMap<V> {
-    /// Fixed-size chunks: indexing within one needs no bounds check.
-    dense: Vec<Box<[Option<V>; CHUNK]>>,
-    sparse: FastMap<u64, V>,
-    len: usize,
+/// At most this many refs are held densely.
+const MAX_COVERED: u64 = 1 << 32;
+
+/// Refs from here up never go to the dense part (its end must not overflow).
+const DENSE_LIMIT: u64 = u64::MAX - (MAX_COVERED << 1);
+
+/// `Slot::idx` of a ref whose entries all live in the map (`RefTable::sparse`).
+const FULL: u32 = u32::MAX;
+
+/// `Slot::pc`: no entry, an empty group; from `PC_ONE`, a group of one order (its index plus
+/// `PC_ONE`); from `PC_SIDE`, a group in the side table (its place plus `PC_SIDE`).
+const PC_EMPTY: u32 = 1;
+const PC_ONE: u32 = 2;
+const PC_SIDE: u32 = 1 << 31;
+
+/// `Slot::ocol`: no entry, the group of the ref alone; from `OCOL_SIDE`, a group in the side
+/// table (its place plus `OCOL_SIDE`).
+const OCOL_SELF: u32 = 1;
+const OCOL_SIDE: u32 = 2;
+
+/// The four entries of one ref in the dense part, 16 bytes (zero: none), so that one cache line
+/// serves every lookup of a ref and an order writes 16 bytes of them, not the 96 of four
+/// separate maps. What does not fit (an order index or leader distance beyond 32 bits, a side
+/// table beyond its range) moves the ref's entries to the map (`idx` is then `FULL`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// `orders[ref]`: the order index plus one (`0`: none).
+    idx: u32,
+    /// `ocos[ref]`: `ref - leader + 1` (`0`: none; the leader is never above the ref here).
+    oco: u32,
+    /// `pchildren[ref]` (see `PC_ONE`).
+    pc: u32,
+    /// `ocol[ref]` (see `OCOL_SELF`).
+    ocol: u32,
 }
 
-impl<V> Default for RefMap<V> {
+/// The entries of a ref held in the map, in full.
+#[derive(Clone, Debug, Default)]
+struct Full {
+    idx: Option<usize>,
+    oco: Option<u64>,
+    pc: Option<Group<usize>>,
+    ocol: Option<Group<u64>>,
+}
+
+/// The groups of more than the common forms (a bracket, an OCO pair), by place; freed places
+/// are reused.
+#[derive(Clone, Debug)]
+struct Side<T: Copy + Default> {
+    groups: Vec<Group<T>>,
+    free: Vec<u32>,
+}
+
+impl<T: Copy + Default> Default for Side<T> {
     fn default() -> Self {
-        RefMap {
-            dense: Vec::new(),
-            sparse: FastMap::default(),
-            len: 0,
+        Side {
+            groups: Vec::new(),
+            free: Vec::new(),
         }
     }
 }
 
-impl<V> RefMap<V> {
-    /// How many refs (from 0) the dense part covers.
+impl<T: Copy + Default> Side<T> {
+    /// A place for `group`, if one below `limit` is free or can be added.
+    fn alloc(&mut self, group: Group<T>, limit: u32) -> Option<u32> {
+        if let Some(at) = self.free.pop() {
+            self.groups[at as usize] = group;
+            return Some(at);
+        }
+        let at = u32::try_from(self.groups.len())
+            .ok()
+            .filter(|&at| at < limit)?;
+        self.groups.push(group);
+        Some(at)
+    }
+
+    /// The group at `at`, its place freed.
+    fn take(&mut self, at: u32) -> Group<T> {
+        self.free.push(at);
+        std::mem::take(&mut self.groups[at as usize])
+    }
+
+    #[inline]
+    fn get(&self, at: u32) -> &Group<T> {
+        &self.groups[at as usize]
+    }
+
+    #[inline]
+    fn get_mut(&mut self, at: u32) -> &mut Group<T> {
+        &mut self.groups[at as usize]
+    }
+}
+
+/// The maps the core keeps by order reference, in one table: `self.orders` (the last order
+/// created with a ref), `self.ocos` (OCO leader by ref), `self.ocol` (OCO members by leader) and
+/// `self.pchildren` (bracket orders by parent ref) of the Python core.
+///
+/// Refs are a counter in practice (not necessarily from zero: Backtrader's counter is process
+/// wide), so the dense part covers a range of refs from `base`, in fixed-size chunks: no
+/// hashing, and growing (up, or down when a smaller ref comes) adds a chunk (no rehash, no copy
+/// of the entries). A ref far from the others goes to a hash map instead, so odd refs cost no
+/// memory; a ref the dense part covers is in the map only if its slot says `FULL`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RefTable {
+    /// The first ref of the dense part (a multiple of `CHUNK`).
+    base: u64,
+    /// Fixed-size chunks: indexing within one needs no bounds check.
+    dense: Vec<Box<[Slot; CHUNK]>>,
+    sparse: FastMap<u64, Full>,
+    /// `pchildren` groups held in `side_pc`, `ocol` groups in `side_ocol`.
+    side_pc: Side<usize>,
+    side_ocol: Side<u64>,
+    /// Number of refs naming an order.
+    orders: usize,
+}
+
+/// A group of orders copied out of the table, when held in place (see `RefTable::push_child`).
+pub(crate) struct Members {
+    items: [usize; INLINE],
+    len: usize,
+}
+
+impl Members {
+    /// The orders, first to last.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        &self.items[..self.len]
+    }
+}
+
+impl RefTable {
+    /// How many refs (from `base`) the dense part covers.
     #[inline]
     fn covered(&self) -> usize {
         self.dense.len() * CHUNK
     }
 
-    /// The dense slot of `key`, if the dense part covers it.
+    /// The dense position of `key`, if the dense part covers it.
     #[inline]
-    fn slot(&self, key: u64) -> Option<usize> {
-        usize::try_from(key).ok().filter(|&k| k < self.covered())
-    }
-
-    #[inline]
-    fn at(&self, slot: usize) -> &Option<V> {
-        &self.dense[slot / CHUNK][slot % CHUNK]
-    }
-
-    #[inline]
-    fn at_mut(&mut self, slot: usize) -> &mut Option<V> {
-        &mut self.dense[slot / CHUNK][slot % CHUNK]
-    }
-
-    /// The dense slot of `key`, growing the dense part when `key` is near it.
-    fn slot_or_grow(&mut self, key: u64) -> Option<usize> {
-        if let Some(slot) = self.slot(key) {
-            return Some(slot);
+    fn pos(&self, key: u64) -> Option<usize> {
+        let off = key.wrapping_sub(self.base);
+        if off < self.covered() as u64 {
+            Some(off as usize)
+        } else {
+            None
         }
-        let covered = self.covered() as u64;
-        if key > covered.saturating_mul(2).saturating_add(DENSE_SLACK) || key >= u64::from(u32::MAX)
-        {
+    }
+
+    #[inline]
+    fn at(&self, pos: usize) -> &Slot {
+        &self.dense[pos / CHUNK][pos % CHUNK]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, pos: usize) -> &mut Slot {
+        &mut self.dense[pos / CHUNK][pos % CHUNK]
+    }
+
+    /// The slot of `key` in the dense part, unless its entries live in the map.
+    #[inline]
+    fn dense(&self, key: u64) -> Option<&Slot> {
+        self.pos(key)
+            .map(|pos| self.at(pos))
+            .filter(|s| s.idx != FULL)
+    }
+
+    /// The entries of `key` in the map, if any.
+    #[inline(never)]
+    fn full(&self, key: u64) -> Option<&Full> {
+        self.sparse.get(&key)
+    }
+
+    /// The dense position of `key` for writing, growing the dense part when `key` is near it;
+    /// `None` when its entries live (or go) in the map.
+    #[inline]
+    fn dense_pos_mut(&mut self, key: u64) -> Option<usize> {
+        match self.pos(key) {
+            Some(pos) if self.at(pos).idx != FULL => Some(pos),
+            Some(_) => None,
+            None => self.grow(key),
+        }
+    }
+
+    /// Grows the dense part to cover `key` if it is near (marking the refs of the map it then
+    /// covers as `FULL`); the position of `key` unless its entries live in the map.
+    #[inline(never)]
+    fn grow(&mut self, key: u64) -> Option<usize> {
+        if key >= DENSE_LIMIT {
             return None;
         }
-        let key = usize::try_from(key).ok()?;
-        while self.covered() <= key {
-            // (built on the heap: a chunk of groups is too large for a stack temporary)
-            let chunk: Box<[Option<V>]> = (0..CHUNK).map(|_| None).collect();
-            match chunk.try_into() {
-                Ok(chunk) => self.dense.push(chunk),
-                Err(_) => unreachable!("a chunk of CHUNK entries"),
+        let covered = self.covered() as u64;
+        let chunk = CHUNK as u64;
+        let fresh = || Box::new([Slot::default(); CHUNK]);
+        if self.dense.is_empty() {
+            self.base = key - key % chunk;
+            self.dense.push(fresh());
+        } else if key >= self.base {
+            let beyond = key - (self.base + covered);
+            let need = (beyond / chunk + 1) * chunk;
+            if beyond > covered + DENSE_SLACK || covered + need > MAX_COVERED {
+                return None;
             }
+            while self.pos(key).is_none() {
+                self.dense.push(fresh());
+            }
+        } else {
+            let below = self.base - key;
+            let base = key - key % chunk;
+            let need = self.base - base;
+            if below > covered + DENSE_SLACK || covered + need > MAX_COVERED {
+                return None;
+            }
+            let n = usize::try_from(need / chunk).ok()?;
+            self.dense.splice(0..0, (0..n).map(|_| fresh()));
+            self.base = base;
         }
         if !self.sparse.is_empty() {
-            let covered = self.covered() as u64;
-            let moved: Vec<u64> = self
-                .sparse
-                .keys()
-                .copied()
-                .filter(|&k| k < covered)
-                .collect();
-            for k in moved {
-                let value = self.sparse.remove(&k);
-                *self.at_mut(k as usize) = value;
+            let moved: Vec<usize> = self.sparse.keys().filter_map(|&k| self.pos(k)).collect();
+            for pos in moved {
+                self.at_mut(pos).idx = FULL;
             }
         }
-        Some(key)
+        self.pos(key).filter(|&pos| self.at(pos).idx != FULL)
     }
 
-    /// `map.get(key)`.
-    #[inline]
-    pub(crate) fn get(&self, key: &u64) -> Option<&V> {
-        match self.slot(*key) {
-            Some(slot) => self.at(slot).as_ref(),
-            None => self.sparse.get(key),
-        }
-    }
-
-    /// `key in map`.
-    #[inline]
-    pub(crate) fn contains_key(&self, key: &u64) -> bool {
-        self.get(key).is_some()
-    }
-
-    /// `map[key] = value`; the value replaced.
-    #[inline]
-    pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
-        // (a key the dense part covers, the usual case, inline; growing or the map out of line)
-        let Some(slot) = self.slot(key) else {
-            return self.insert_grow(key, value);
+    /// Moves the entries of the ref at `pos` to the map (a value of it does not fit its slot).
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, key: u64, pos: usize) {
+        let full = Full {
+            idx: self.order(key),
+            oco: self.leader(key),
+            pc: self.take_children(key),
+            ocol: self.take_ocol(key),
         };
-        let old = self.at_mut(slot).replace(value);
-        if old.is_none() {
-            self.len += 1;
+        *self.at_mut(pos) = Slot {
+            idx: FULL,
+            ..Slot::default()
+        };
+        self.sparse.insert(key, full);
+    }
+
+    /// The entries of `key` in the map, made if needed (for a ref whose entries do not fit the
+    /// dense part).
+    #[inline(never)]
+    fn full_mut(&mut self, key: u64) -> &mut Full {
+        self.sparse.entry(key).or_default()
+    }
+
+    // -- `self.orders` -------------------------------------------------------------------------
+
+    /// `orders.get(ref)`: the index of the last order created with `key`.
+    #[inline(always)]
+    pub(crate) fn order(&self, key: u64) -> Option<usize> {
+        match self.dense(key) {
+            Some(s) => (s.idx as usize).checked_sub(1),
+            None => self.full(key).and_then(|f| f.idx),
         }
-        old
+    }
+
+    /// The slot of `key` for writing, when the dense part covers it and holds its entries.
+    #[inline(always)]
+    fn fast_mut(&mut self, key: u64) -> Option<&mut Slot> {
+        let pos = self.pos(key)?;
+        Some(self.at_mut(pos)).filter(|s| s.idx != FULL)
+    }
+
+    /// `orders[ref] = order; ocos[ref] = ref; ocol[ref].append(ref)`: a new order outside any
+    /// OCO group (one write of its slot in the usual case); whether `key` named an order already.
+    #[inline(always)]
+    pub(crate) fn new_alone(&mut self, key: u64, idx: usize) -> bool {
+        if let Some(s) = self.fast_mut(key) {
+            if s.idx == 0 && s.ocol == 0 && idx < (FULL - 1) as usize {
+                s.idx = idx as u32 + 1;
+                s.oco = 1;
+                s.ocol = OCOL_SELF;
+                self.orders += 1;
+                return false;
+            }
+        }
+        self.new_alone_slow(key, idx)
     }
 
     #[inline(never)]
-    fn insert_grow(&mut self, key: u64, value: V) -> Option<V> {
-        let old = match self.slot_or_grow(key) {
-            Some(slot) => self.at_mut(slot).replace(value),
-            None => self.sparse.insert(key, value),
-        };
+    fn new_alone_slow(&mut self, key: u64, idx: usize) -> bool {
+        let replaced = self.set_order(key, idx);
+        self.set_leader(key, key);
+        self.push_ocol(key, key);
+        replaced
+    }
+
+    /// `orders[ref] = order`; whether `key` named an order already.
+    #[inline(never)]
+    pub(crate) fn set_order(&mut self, key: u64, idx: usize) -> bool {
+        if let Some(pos) = self.dense_pos_mut(key) {
+            if let Some(v) = u32::try_from(idx).ok().filter(|&v| v < FULL - 1) {
+                let s = self.at_mut(pos);
+                let old = s.idx;
+                s.idx = v + 1;
+                if old == 0 {
+                    self.orders += 1;
+                }
+                return old != 0;
+            }
+            self.spill(key, pos);
+        }
+        let old = self.full_mut(key).idx.replace(idx);
         if old.is_none() {
-            self.len += 1;
+            self.orders += 1;
         }
-        old
+        old.is_some()
     }
 
-    /// `map.pop(key, None)`.
+    /// Number of refs naming an order.
+    pub(crate) fn orders_len(&self) -> usize {
+        self.orders
+    }
+
+    // -- `self.ocos` ---------------------------------------------------------------------------
+
+    /// `ocos.get(ref)`: the leader of the OCO group of `key`.
+    #[inline(always)]
+    pub(crate) fn leader(&self, key: u64) -> Option<u64> {
+        match self.dense(key) {
+            Some(s) => (s.oco != 0).then(|| key - u64::from(s.oco - 1)),
+            None => self.full(key).and_then(|f| f.oco),
+        }
+    }
+
+    /// `ocos[ref] = leader`.
+    #[inline(never)]
+    pub(crate) fn set_leader(&mut self, key: u64, leader: u64) {
+        if let Some(pos) = self.dense_pos_mut(key) {
+            let fits = key
+                .checked_sub(leader)
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|&d| d < u32::MAX);
+            if let Some(d) = fits {
+                self.at_mut(pos).oco = d + 1;
+                return;
+            }
+            self.spill(key, pos);
+        }
+        self.full_mut(key).oco = Some(leader);
+    }
+
+    // -- `self.ocol` ---------------------------------------------------------------------------
+
+    /// `ocol[leader].append(member)`.
+    #[inline(never)]
+    pub(crate) fn push_ocol(&mut self, leader: u64, member: u64) {
+        if let Some(pos) = self.dense_pos_mut(leader) {
+            let s = self.at_mut(pos);
+            match s.ocol {
+                0 if member == leader => {
+                    s.ocol = OCOL_SELF;
+                    return;
+                }
+                v if v >= OCOL_SIDE => {
+                    self.side_ocol.get_mut(v - OCOL_SIDE).push_back(member);
+                    return;
+                }
+                v => {
+                    let mut group = Group::default();
+                    if v == OCOL_SELF {
+                        group.push_back(leader);
+                    }
+                    group.push_back(member);
+                    if let Some(at) = self.side_ocol.alloc(group, u32::MAX - OCOL_SIDE) {
+                        self.at_mut(pos).ocol = at + OCOL_SIDE;
+                        return;
+                    }
+                    self.spill(leader, pos);
+                }
+            }
+        }
+        self.full_mut(leader)
+            .ocol
+            .get_or_insert_default()
+            .push_back(member);
+    }
+
+    /// `ocol.pop(leader, None)`.
+    #[inline(always)]
+    pub(crate) fn take_ocol(&mut self, leader: u64) -> Option<Group<u64>> {
+        if let Some(s) = self.fast_mut(leader) {
+            match s.ocol {
+                0 => return None,
+                OCOL_SELF => {
+                    s.ocol = 0;
+                    return Some(Group::Inline {
+                        head: 0,
+                        len: Len::L1,
+                        items: [leader, 0, 0],
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.take_ocol_slow(leader)
+    }
+
+    #[inline(never)]
+    fn take_ocol_slow(&mut self, leader: u64) -> Option<Group<u64>> {
+        if let Some(pos) = self.pos(leader).filter(|&pos| self.at(pos).idx != FULL) {
+            let s = self.at_mut(pos);
+            let v = std::mem::take(&mut s.ocol);
+            return match v {
+                0 => None,
+                OCOL_SELF => Some(std::iter::once(leader).collect()),
+                v => Some(self.side_ocol.take(v - OCOL_SIDE)),
+            };
+        }
+        self.take_ocol_full(leader)
+    }
+
+    #[inline(never)]
+    fn take_ocol_full(&mut self, leader: u64) -> Option<Group<u64>> {
+        self.sparse.get_mut(&leader).and_then(|f| f.ocol.take())
+    }
+
+    /// `ocol[leader] = group`.
+    pub(crate) fn set_ocol(&mut self, leader: u64, group: Group<u64>) {
+        self.take_ocol(leader);
+        if let ([only], []) = group.as_slices() {
+            if *only == leader {
+                self.push_ocol(leader, leader);
+                return;
+            }
+        }
+        if let Some(pos) = self.dense_pos_mut(leader) {
+            if let Some(at) = self.side_ocol.alloc(group.clone(), u32::MAX - OCOL_SIDE) {
+                self.at_mut(pos).ocol = at + OCOL_SIDE;
+                return;
+            }
+            self.spill(leader, pos);
+        }
+        self.full_mut(leader).ocol = Some(group);
+    }
+
+    // -- `self.pchildren` ----------------------------------------------------------------------
+
+    /// `ref in pchildren`.
     #[inline]
-    pub(crate) fn remove(&mut self, key: &u64) -> Option<V> {
-        let old = match self.slot(*key) {
-            Some(slot) => self.at_mut(slot).take(),
-            None => self.sparse.remove(key),
-        };
-        if old.is_some() {
-            self.len -= 1;
+    pub(crate) fn has_children(&self, key: u64) -> bool {
+        match self.dense(key) {
+            Some(s) => s.pc != 0,
+            None => self.full(key).is_some_and(|f| f.pc.is_some()),
         }
-        old
     }
 
-    /// Number of entries.
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    /// `pchildren[ref].append(order)`; the group's orders, copied, when it is held in place.
+    #[inline(always)]
+    pub(crate) fn push_child(&mut self, key: u64, idx: usize) -> Option<Members> {
+        if let Some(s) = self.fast_mut(key) {
+            if (s.pc == 0 || s.pc == PC_EMPTY) && idx < (PC_SIDE - PC_ONE) as usize {
+                s.pc = idx as u32 + PC_ONE;
+                return Some(Members {
+                    items: [idx, 0, 0],
+                    len: 1,
+                });
+            }
+        }
+        self.push_child_slow(key, idx)
     }
 
-    /// The entries, by key.
-    pub(crate) fn sorted(&self) -> Vec<(u64, &V)> {
-        let mut items: Vec<(u64, &V)> = Vec::with_capacity(self.len);
-        for (k, v) in self.dense.iter().flat_map(|chunk| chunk.iter()).enumerate() {
-            if let Some(v) = v {
-                items.push((k as u64, v));
+    #[inline(never)]
+    fn push_child_slow(&mut self, key: u64, idx: usize) -> Option<Members> {
+        if let Some(pos) = self.dense_pos_mut(key) {
+            let s = self.at_mut(pos);
+            match s.pc {
+                0 | PC_EMPTY => {
+                    if let Some(v) = u32::try_from(idx).ok().filter(|&v| v < PC_SIDE - PC_ONE) {
+                        s.pc = v + PC_ONE;
+                        return Some(Members {
+                            items: [idx, 0, 0],
+                            len: 1,
+                        });
+                    }
+                    let group = std::iter::once(idx).collect();
+                    if let Some(at) = self.side_pc.alloc(group, u32::MAX - PC_SIDE) {
+                        self.at_mut(pos).pc = at + PC_SIDE;
+                        return Some(Members {
+                            items: [idx, 0, 0],
+                            len: 1,
+                        });
+                    }
+                }
+                v if v >= PC_SIDE => {
+                    let group = self.side_pc.get_mut(v - PC_SIDE);
+                    group.push_back(idx);
+                    return members(group);
+                }
+                v => {
+                    let first = (v - PC_ONE) as usize;
+                    let group: Group<usize> = [first, idx].into_iter().collect();
+                    if let Some(at) = self.side_pc.alloc(group, u32::MAX - PC_SIDE) {
+                        self.at_mut(pos).pc = at + PC_SIDE;
+                        return Some(Members {
+                            items: [first, idx, 0],
+                            len: 2,
+                        });
+                    }
+                }
+            }
+            self.spill(key, pos);
+        }
+        let group = self.full_mut(key).pc.get_or_insert_default();
+        group.push_back(idx);
+        members(group)
+    }
+
+    /// `pchildren[ref][k]`, if there.
+    pub(crate) fn child(&self, key: u64, k: usize) -> Option<usize> {
+        match self.dense(key) {
+            Some(s) => match s.pc {
+                0 | PC_EMPTY => None,
+                v if v >= PC_SIDE => self.side_pc.get(v - PC_SIDE).get(k),
+                v => (k == 0).then_some((v - PC_ONE) as usize),
+            },
+            None => self.full(key).and_then(|f| f.pc.as_ref()?.get(k)),
+        }
+    }
+
+    /// `pchildren.pop(ref, None)`.
+    #[inline(always)]
+    pub(crate) fn take_children(&mut self, key: u64) -> Option<Group<usize>> {
+        if let Some(s) = self.fast_mut(key) {
+            match s.pc {
+                0 => return None,
+                PC_EMPTY => {
+                    s.pc = 0;
+                    return Some(Group::default());
+                }
+                v if v < PC_SIDE => {
+                    s.pc = 0;
+                    return Some(Group::Inline {
+                        head: 0,
+                        len: Len::L1,
+                        items: [(v - PC_ONE) as usize, 0, 0],
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.take_children_slow(key)
+    }
+
+    #[inline(never)]
+    fn take_children_slow(&mut self, key: u64) -> Option<Group<usize>> {
+        if let Some(pos) = self.pos(key).filter(|&pos| self.at(pos).idx != FULL) {
+            let s = self.at_mut(pos);
+            let v = std::mem::take(&mut s.pc);
+            return match v {
+                0 => None,
+                PC_EMPTY => Some(Group::default()),
+                v if v >= PC_SIDE => Some(self.side_pc.take(v - PC_SIDE)),
+                v => Some(std::iter::once((v - PC_ONE) as usize).collect()),
+            };
+        }
+        self.take_children_full(key)
+    }
+
+    #[inline(never)]
+    fn take_children_full(&mut self, key: u64) -> Option<Group<usize>> {
+        self.sparse.get_mut(&key).and_then(|f| f.pc.take())
+    }
+
+    /// `pchildren[ref].popleft()` (making an empty group if there is none): the orders left,
+    /// `None` if the group was empty (the entry then exists, empty).
+    #[inline(always)]
+    pub(crate) fn pop_child(&mut self, key: u64) -> Option<(&[usize], &[usize])> {
+        if let Some(s) = self.fast_mut(key) {
+            if s.pc >= PC_ONE && s.pc < PC_SIDE {
+                s.pc = PC_EMPTY;
+                return Some((&[], &[]));
+            }
+        }
+        self.pop_child_slow(key)
+    }
+
+    #[inline(never)]
+    fn pop_child_slow(&mut self, key: u64) -> Option<(&[usize], &[usize])> {
+        if let Some(pos) = self.dense_pos_mut(key) {
+            let s = self.at_mut(pos);
+            return match s.pc {
+                0 | PC_EMPTY => {
+                    s.pc = PC_EMPTY;
+                    None
+                }
+                v if v >= PC_SIDE => {
+                    let group = self.side_pc.get_mut(v - PC_SIDE);
+                    group.pop_front()?;
+                    Some(group.as_slices())
+                }
+                _ => {
+                    s.pc = PC_EMPTY;
+                    Some((&[], &[]))
+                }
+            };
+        }
+        let group = self.full_mut(key).pc.get_or_insert_default();
+        group.pop_front()?;
+        Some(group.as_slices())
+    }
+
+    /// `pchildren[ref] = group`.
+    pub(crate) fn set_children(&mut self, key: u64, group: Group<usize>) {
+        self.take_children(key);
+        if group.is_empty() {
+            self.pop_child(key);
+            return;
+        }
+        if let ([only], []) = group.as_slices() {
+            self.push_child(key, *only);
+            return;
+        }
+        if let Some(pos) = self.dense_pos_mut(key) {
+            if let Some(at) = self.side_pc.alloc(group.clone(), u32::MAX - PC_SIDE) {
+                self.at_mut(pos).pc = at + PC_SIDE;
+                return;
+            }
+            self.spill(key, pos);
+        }
+        self.full_mut(key).pc = Some(group);
+    }
+
+    // -- snapshots -----------------------------------------------------------------------------
+
+    /// The entries `dense`/`full` give, by ref.
+    fn sorted<T>(
+        &self,
+        dense: impl Fn(u64, &Slot) -> Option<T>,
+        full: impl Fn(&Full) -> Option<T>,
+    ) -> Vec<(u64, T)> {
+        let mut items = Vec::new();
+        for (pos, s) in self.dense.iter().flat_map(|chunk| chunk.iter()).enumerate() {
+            if s.idx != FULL {
+                let key = self.base + pos as u64;
+                if let Some(v) = dense(key, s) {
+                    items.push((key, v));
+                }
             }
         }
         let start = items.len();
-        items.extend(self.sparse.iter().map(|(k, v)| (*k, v)));
-        // (every key of the map is beyond the dense part)
-        items[start..].sort_unstable_by_key(|(k, _)| *k);
+        items.extend(self.sparse.iter().filter_map(|(k, f)| Some((*k, full(f)?))));
+        if items.len() > start {
+            items.sort_unstable_by_key(|(k, _)| *k);
+        }
         items
     }
+
+    /// `orders` by ref: the order indices.
+    pub(crate) fn sorted_orders(&self) -> Vec<(u64, usize)> {
+        self.sorted(|_, s| (s.idx as usize).checked_sub(1), |f| f.idx)
+    }
+
+    /// `ocos` by ref.
+    pub(crate) fn sorted_leaders(&self) -> Vec<(u64, u64)> {
+        self.sorted(
+            |key, s| (s.oco != 0).then(|| key - u64::from(s.oco - 1)),
+            |f| f.oco,
+        )
+    }
+
+    /// `ocol` by leader.
+    pub(crate) fn sorted_ocol(&self) -> Vec<(u64, Vec<u64>)> {
+        self.sorted(
+            |key, s| match s.ocol {
+                0 => None,
+                OCOL_SELF => Some(vec![key]),
+                v => Some(self.side_ocol.get(v - OCOL_SIDE).iter().copied().collect()),
+            },
+            |f| Some(f.ocol.as_ref()?.iter().copied().collect()),
+        )
+    }
+
+    /// `pchildren` by parent ref: the order indices.
+    pub(crate) fn sorted_children(&self) -> Vec<(u64, Vec<usize>)> {
+        self.sorted(
+            |_, s| match s.pc {
+                0 => None,
+                PC_EMPTY => Some(Vec::new()),
+                v if v >= PC_SIDE => Some(self.side_pc.get(v - PC_SIDE).iter().copied().collect()),
+                v => Some(vec![(v - PC_ONE) as usize]),
+            },
+            |f| Some(f.pc.as_ref()?.iter().copied().collect()),
+        )
+    }
 }
 
-impl<V: Default> RefMap<V> {
-    /// `map.setdefault(key, V())` (`entry(key).or_default()`).
-    #[inline]
-    pub(crate) fn get_or_default(&mut self, key: u64) -> &mut V {
-        // (a key the dense part covers, the usual case, inline; growing or the map out of line)
-        let Some(slot) = self.slot(key) else {
-            return self.get_or_default_grow(key);
-        };
-        let entry = &mut self.dense[slot / CHUNK][slot % CHUNK];
-        if entry.is_none() {
-            self.len += 1;
-        }
-        entry.get_or_insert_with(V::default)
+/// The orders of a group, copied, when held in place.
+#[inline]
+fn members(group: &Group<usize>) -> Option<Members> {
+    let mut items = [0; INLINE];
+    let mut len = 0;
+    for x in group.inline_copy()? {
+        items[len] = x;
+        len += 1;
     }
-
-    #[inline(never)]
-    fn get_or_default_grow(&mut self, key: u64) -> &mut V {
-        match self.slot_or_grow(key) {
-            Some(slot) => {
-                if self.at(slot).is_none() {
-                    self.len += 1;
-                }
-                let entry = self.at_mut(slot);
-                entry.get_or_insert_with(V::default)
-            }
-            None => {
-                let len = &mut self.len;
-                self.sparse.entry(key).or_insert_with(|| {
-                    *len += 1;
-                    V::default()
-                })
-            }
-        }
-    }
-}
-
-impl<V> FromIterator<(u64, V)> for RefMap<V> {
-    fn from_iter<I: IntoIterator<Item = (u64, V)>>(iter: I) -> Self {
-        let mut map = RefMap::default();
-        for (k, v) in iter {
-            map.insert(k, v);
-        }
-        map
-    }
+    Some(Members { items, len })
 }
 
 #[cfg(test)]
@@ -447,47 +948,188 @@ mod tests {
         assert_eq!(size_of::<Group<u64>>(), 32);
     }
 
-    #[test]
-    fn ref_map_behaves_as_a_map_dense_or_not() {
-        let mut m: RefMap<u64> = RefMap::default();
-        let mut reference: std::collections::BTreeMap<u64, u64> = Default::default();
-        // dense refs, a far one, refs that then grow the dense part over the far one, removals
-        let keys = [
-            1_u64,
-            2,
-            3,
-            5000,
-            2,
-            0,
-            4000,
-            3000,
-            9000,
-            1 << 40,
-            u64::MAX,
-            4000,
-            7,
-        ];
-        for (n, &k) in keys.iter().enumerate() {
-            let v = n as u64;
-            assert_eq!(m.insert(k, v), reference.insert(k, v));
-            if n % 3 == 2 {
-                assert_eq!(m.remove(&2), reference.remove(&2));
-            }
-            assert_eq!(m.len(), reference.len());
-            let all: Vec<(u64, u64)> = m.sorted().into_iter().map(|(k, v)| (k, *v)).collect();
-            let want: Vec<(u64, u64)> = reference.iter().map(|(k, v)| (*k, *v)).collect();
-            assert_eq!(all, want);
-            for probe in [0, 1, 2, 3, 7, 3000, 4000, 5000, 9000, 1 << 40, u64::MAX, 12] {
-                assert_eq!(m.get(&probe), reference.get(&probe));
-                assert_eq!(m.contains_key(&probe), reference.contains_key(&probe));
+    use std::collections::{BTreeMap, VecDeque};
+
+    /// The four maps of the Python core, plainly.
+    #[derive(Default)]
+    struct Model {
+        orders: BTreeMap<u64, usize>,
+        ocos: BTreeMap<u64, u64>,
+        ocol: BTreeMap<u64, VecDeque<u64>>,
+        pchildren: BTreeMap<u64, VecDeque<usize>>,
+    }
+
+    fn listed<V: Clone, T>(m: &BTreeMap<u64, V>, f: impl Fn(&V) -> T) -> Vec<(u64, T)> {
+        m.iter().map(|(k, v)| (*k, f(v))).collect()
+    }
+
+    fn same(t: &RefTable, m: &Model, probes: &[u64]) {
+        assert_eq!(t.sorted_orders(), listed(&m.orders, |v| *v));
+        assert_eq!(t.orders_len(), m.orders.len());
+        assert_eq!(t.sorted_leaders(), listed(&m.ocos, |v| *v));
+        let ocol = listed(&m.ocol, |v| v.iter().copied().collect::<Vec<_>>());
+        assert_eq!(t.sorted_ocol(), ocol);
+        let pc = listed(&m.pchildren, |v| v.iter().copied().collect::<Vec<_>>());
+        assert_eq!(t.sorted_children(), pc);
+        for &k in probes {
+            assert_eq!(t.order(k), m.orders.get(&k).copied());
+            assert_eq!(t.leader(k), m.ocos.get(&k).copied());
+            assert_eq!(t.has_children(k), m.pchildren.contains_key(&k));
+            for j in 0..5 {
+                let want = m.pchildren.get(&k).and_then(|g| g.get(j)).copied();
+                assert_eq!(t.child(k, j), want);
             }
         }
-        *m.get_or_default(8) += 5;
-        *m.get_or_default(1 << 50) += 6;
-        *m.get_or_default(8) += 1;
-        assert_eq!((m.get(&8), m.get(&(1 << 50))), (Some(&6), Some(&6)));
-        assert_eq!(m.len(), reference.len() + 2);
-        let copy: RefMap<u64> = m.sorted().into_iter().map(|(k, v)| (k, *v)).collect();
-        assert_eq!(copy.sorted(), m.sorted());
+    }
+
+    /// A snapshot round trip: the table rebuilt from its listings.
+    fn rebuilt(t: &RefTable) -> RefTable {
+        let mut r = RefTable::default();
+        for (k, v) in t.sorted_orders() {
+            r.set_order(k, v);
+        }
+        for (k, v) in t.sorted_children() {
+            r.set_children(k, v.into_iter().collect());
+        }
+        for (k, v) in t.sorted_leaders() {
+            r.set_leader(k, v);
+        }
+        for (k, v) in t.sorted_ocol() {
+            r.set_ocol(k, v.into_iter().collect());
+        }
+        r
+    }
+
+    /// Random operations on the table and on plain maps agree, with refs near a counter (from
+    /// an offset), below it, far off, huge order indices, leaders above their ref, spills.
+    #[test]
+    fn ref_table_behaves_as_four_maps() {
+        for (seed, start) in [
+            (1_u64, 0_u64),
+            (2, 100_000),
+            (3, 1 << 40),
+            (4, 5000),
+            (5, 7),
+        ] {
+            let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = move |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let mut t = RefTable::default();
+            let mut m = Model::default();
+            let mut counter = start;
+            for step in 0..4000 {
+                let key = match next(10) {
+                    0 => start.saturating_sub(next(3000)),
+                    1 => [u64::MAX, u64::MAX - 1, 1 << 50, 0, 3][next(5) as usize],
+                    2 => start + next(200_000),
+                    _ => {
+                        counter += next(3);
+                        counter - next(4).min(counter)
+                    }
+                };
+                let idx = match next(20) {
+                    0 => usize::MAX - next(3) as usize,
+                    1 => (1 << 31) + next(5) as usize,
+                    2 => u32::MAX as usize - next(3) as usize,
+                    _ => next(100_000) as usize,
+                };
+                let other = if next(4) == 0 {
+                    key.saturating_add(next(3))
+                } else {
+                    key - next(5).min(key)
+                };
+                match next(11) {
+                    0 => assert_eq!(t.set_order(key, idx), m.orders.insert(key, idx).is_some()),
+                    1 => {
+                        let had = m.orders.insert(key, idx).is_some();
+                        m.ocos.insert(key, key);
+                        m.ocol.entry(key).or_default().push_back(key);
+                        assert_eq!(t.new_alone(key, idx), had);
+                    }
+                    2 => {
+                        t.set_leader(key, other);
+                        m.ocos.insert(key, other);
+                    }
+                    3 => {
+                        t.push_ocol(other, key);
+                        m.ocol.entry(other).or_default().push_back(key);
+                    }
+                    4 => {
+                        let got = t
+                            .take_ocol(key)
+                            .map(|g| g.iter().copied().collect::<Vec<_>>());
+                        let want = m.ocol.remove(&key).map(|g| g.into_iter().collect());
+                        assert_eq!(got, want);
+                    }
+                    5 | 6 => {
+                        let got = t.push_child(key, idx).map(|g| g.as_slice().to_vec());
+                        let g = m.pchildren.entry(key).or_default();
+                        g.push_back(idx);
+                        if let Some(got) = got {
+                            assert_eq!(got, g.iter().copied().collect::<Vec<_>>());
+                        }
+                    }
+                    7 => {
+                        let got = t.take_children(key).map(|g| g.iter().copied().collect());
+                        let want = m.pchildren.remove(&key).map(|g| g.into_iter().collect());
+                        assert_eq!(got, want as Option<Vec<usize>>);
+                    }
+                    8 => {
+                        let got = t.pop_child(key).map(|(a, b)| [a, b].concat());
+                        let g = m.pchildren.entry(key).or_default();
+                        let want = g.pop_front().map(|_| g.iter().copied().collect::<Vec<_>>());
+                        assert_eq!(got, want);
+                    }
+                    9 => {
+                        let group: Vec<u64> = (0..next(6)).map(|j| other.wrapping_add(j)).collect();
+                        t.set_ocol(key, group.iter().copied().collect());
+                        m.ocol.insert(key, group.into_iter().collect());
+                    }
+                    _ => {
+                        let group: Vec<usize> =
+                            (0..next(6)).map(|j| idx / 2 + j as usize).collect();
+                        t.set_children(key, group.iter().copied().collect());
+                        m.pchildren.insert(key, group.into_iter().collect());
+                    }
+                }
+                if step % 97 == 0 {
+                    let probes = [key, other, start, counter, 0, u64::MAX, 1 << 50];
+                    same(&t, &m, &probes);
+                    t = rebuilt(&t);
+                    same(&t, &m, &probes);
+                }
+            }
+            same(&t, &m, &[]);
+            let copy = t.clone();
+            same(&copy, &m, &[]);
+        }
+    }
+
+    /// Refs from a process-wide counter (a run's first ref large) stay in the dense part, as do
+    /// refs a little below the first one; a ref far off does not.
+    #[test]
+    fn refs_from_an_offset_are_dense() {
+        let mut t = RefTable::default();
+        for (n, key) in (100_000_u64..103_000).enumerate() {
+            t.new_alone(key, n);
+            t.push_child(key, n);
+        }
+        assert!(t.sparse.is_empty());
+        assert_eq!(t.base, 100_000 - 100_000 % CHUNK as u64);
+        t.new_alone(99_000, 7); // below the first ref: the dense part moves down
+        assert!(t.sparse.is_empty() && t.base <= 99_000);
+        t.new_alone(5, 8); // far below: the map
+        t.new_alone(1 << 40, 9); // far above: the map
+        assert_eq!(t.sparse.len(), 2);
+        assert_eq!(
+            (t.order(5), t.order(1 << 40), t.order(99_000)),
+            (Some(8), Some(9), Some(7))
+        );
+        assert_eq!(t.order(100_500), Some(500));
+        assert_eq!(size_of::<Slot>(), 16);
     }
 }

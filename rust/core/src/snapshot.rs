@@ -9,7 +9,7 @@ use crate::comm::CommSpec;
 use crate::core::Core;
 use crate::error::CoreError;
 use crate::event::{Config, OrderSpec, EXEC_HISTORICAL, FILLER_CALLBACK};
-use crate::group::RefMap;
+use crate::group::RefTable;
 use crate::num::Num;
 use crate::order::Order;
 use crate::position::{DataMap, Position, Positions};
@@ -75,12 +75,12 @@ impl Core {
     /// The whole state as plain data.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let pchildren = self.pchildren.sorted();
+        let pchildren = self.refs.sorted_children();
         // the canonical order list (see `Snapshot`) and each arena index's place in it
         let mut at = vec![usize::MAX; self.orders.len()];
-        let mut listed = Vec::with_capacity(self.by_ref.len());
-        let by_ref = self.by_ref.sorted();
-        for &(_, &idx) in &by_ref {
+        let mut listed = Vec::with_capacity(self.refs.orders_len());
+        let by_ref = self.refs.sorted_orders();
+        for &(_, idx) in &by_ref {
             at[idx] = 0; // a placeholder: listed after the replaced ones
         }
         let queued = self
@@ -95,7 +95,7 @@ impl Core {
                 listed.push(idx);
             }
         }
-        for &(_, &idx) in &by_ref {
+        for &(_, idx) in &by_ref {
             at[idx] = listed.len();
             listed.push(idx);
         }
@@ -126,18 +126,8 @@ impl Core {
                 .into_iter()
                 .map(|(k, v)| (k, v.iter().map(|&idx| at[idx]).collect()))
                 .collect(),
-            ocos: self
-                .ocos
-                .sorted()
-                .into_iter()
-                .map(|(k, &v)| (k, v))
-                .collect(),
-            ocol: self
-                .ocol
-                .sorted()
-                .into_iter()
-                .map(|(k, v)| (k, v.iter().copied().collect()))
-                .collect(),
+            ocos: self.refs.sorted_leaders(),
+            ocol: self.refs.sorted_ocol(),
             d_credit: sorted(&self.d_credit),
             cash_addition: self.cash_addition.iter().copied().collect(),
             history: self.history.clone(),
@@ -196,7 +186,7 @@ impl Core {
                 return Err(bad(format!("two positions for data {data}")));
             }
         }
-        let mut by_ref = RefMap::default();
+        let mut refs = RefTable::default();
         for (idx, order) in orders.iter().enumerate() {
             if !registered(order.data) {
                 return Err(bad(format!("order {} of unknown data", order.oref)));
@@ -204,7 +194,7 @@ impl Core {
             if order.exectype > EXEC_HISTORICAL {
                 return Err(bad(format!("order {}: unknown exectype", order.oref)));
             }
-            by_ref.insert(order.oref, idx);
+            refs.set_order(order.oref, idx);
         }
         for spec in &history {
             if !registered(spec.data) || spec.exectype > EXEC_HISTORICAL {
@@ -224,7 +214,7 @@ impl Core {
         {
             return Err(bad("an order index beyond the order list"));
         }
-        if ocos.iter().any(|(oref, _)| !by_ref.contains_key(oref)) {
+        if ocos.iter().any(|&(oref, _)| refs.order(oref).is_none()) {
             return Err(bad("an OCO entry of an unknown order"));
         }
 
@@ -235,7 +225,16 @@ impl Core {
             queued[idx] += 1;
         }
         // a replaced order is listed only while it is queued
-        let refs_shared = orders.len() != by_ref.len();
+        let refs_shared = orders.len() != refs.orders_len();
+        for (parent, pc) in pchildren {
+            refs.set_children(parent, pc.into_iter().collect());
+        }
+        for (oref, leader) in ocos {
+            refs.set_leader(oref, leader);
+        }
+        for (leader, members) in ocol {
+            refs.set_ocol(leader, members.into_iter().collect());
+        }
         let mut core = Core {
             config,
             queued,
@@ -249,19 +248,10 @@ impl Core {
             positions,
             orders: Vec::with_capacity(orders.len()),
             rare: Vec::new(),
-            by_ref,
+            refs,
             submitted: VecDeque::from(submitted),
             pending: VecDeque::from(pending),
             toactivate: VecDeque::from(toactivate),
-            pchildren: pchildren
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect()))
-                .collect(),
-            ocos: ocos.into_iter().collect(),
-            ocol: ocol
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect()))
-                .collect(),
             value,
             valuemkt,
             valuelever,
