@@ -21,7 +21,7 @@ use crate::event::{
 use crate::group::{Group, RefTable};
 use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
-use crate::order::{Order, OrderSlot, OrderState, Rare, NO_RARE};
+use crate::order::{Order, OrderSlot, OrderState, Rare, Wide, NO_RARE};
 use crate::position::{DataMap, Position, Positions};
 use crate::validate::{fail, finite, flag, validate, validate_into, StepBufs, What};
 use crate::value::{RawItem, Value};
@@ -45,6 +45,8 @@ pub struct Core {
     pub(crate) orders: Vec<OrderSlot>,
     /// The rare values of the orders that have some (`OrderSlot::rare` indexes it).
     pub(crate) rare: Vec<Rare>,
+    /// The ints of the order table beyond `i64` (`OrderSlot`'s numbers are 8 bytes).
+    pub(crate) wide: Wide,
     /// `self.orders`, `self.ocos`, `self.ocol` and `self.pchildren` of the Python core, by
     /// reference (`orders`: the last order created with a reference).
     pub(crate) refs: RefTable,
@@ -165,6 +167,7 @@ impl Core {
             positions: Positions::default(),
             orders: Vec::new(),
             rare: Vec::new(),
+            wide: Wide::default(),
             refs: RefTable::default(),
             submitted: VecDeque::new(),
             pending: VecDeque::new(),
@@ -217,48 +220,59 @@ impl Core {
     /// The whole order at `idx` of the order table.
     pub(crate) fn full_order(&self, idx: usize) -> Order {
         let slot = &self.orders[idx];
-        slot.order(self.rare_of(slot))
+        slot.order(self.rare_of(slot), &self.wide)
     }
 
     /// The rare values of an order.
     #[inline(always)]
     pub(crate) fn rare_of(&self, slot: &OrderSlot) -> &Rare {
-        self.rare.get(slot.rare).unwrap_or(&Rare::DEFAULT)
+        self.rare.get(slot.rare as usize).unwrap_or(&Rare::DEFAULT)
     }
 
     /// The rare values of the order at `idx`, for writing (an entry is made for it if it has
     /// none).
-    fn rare_mut(&mut self, idx: usize) -> &mut Rare {
+    fn rare_mut(&mut self, idx: usize) -> Result<&mut Rare, CoreError> {
         if self.orders[idx].rare == NO_RARE {
-            self.orders[idx].rare = self.rare.len();
+            self.orders[idx].rare = self.rare_index()?;
             self.rare.push(Rare::DEFAULT);
         }
-        &mut self.rare[self.orders[idx].rare]
+        Ok(&mut self.rare[self.orders[idx].rare as usize])
+    }
+
+    /// The index of the next entry of the rare table (an error once the table is full: beyond
+    /// `u32`, four billion orders with rare values, too many for any memory).
+    #[inline(always)]
+    fn rare_index(&self) -> Result<u32, CoreError> {
+        u32::try_from(self.rare.len())
+            .ok()
+            .filter(|&at| at != NO_RARE)
+            .ok_or(CoreError::Internal("too many orders with rare values"))
     }
 
     /// Appends `order` to the order table (its rare values to their table unless they are the
     /// defaults); its index.
-    pub(crate) fn push_order(&mut self, order: &Order) -> usize {
+    pub(crate) fn push_order(&mut self, order: &Order) -> Result<usize, CoreError> {
         let rare = Rare {
             trailamount: order.trailamount,
             trailpercent: order.trailpercent,
             limitoffset: order.limitoffset,
             pannotated: order.pannotated,
         };
-        let at = self.push_rare(rare);
-        self.orders.push(OrderSlot::new(order, at));
-        self.orders.len() - 1
+        let at = self.push_rare(rare)?;
+        self.orders.push(OrderSlot::new(order, at, &mut self.wide));
+        Ok(self.orders.len() - 1)
     }
 
     /// `rare`'s index in the rare table (`NO_RARE` for the defaults, which have no entry).
     #[inline(always)]
-    fn push_rare(&mut self, rare: Rare) -> usize {
+    fn push_rare(&mut self, rare: Rare) -> Result<u32, CoreError> {
         // (`==` on numbers is identity: type and bits)
         if rare == Rare::DEFAULT {
-            NO_RARE
+            Ok(NO_RARE)
         } else {
+            let at = self.rare_index()?;
             self.rare.push(rare);
-            self.rare.len() - 1
+            Ok(at)
         }
     }
 
@@ -440,7 +454,7 @@ impl Core {
                 self.positions.setdefault(data);
             }
             Event::Submit(ref spec) => {
-                let idx = self.new_order(spec);
+                let idx = self.new_order(spec)?;
                 self.ocoize(idx, spec.oco)?;
                 self.submit(idx, spec.check, spec.notified, records);
             }
@@ -465,11 +479,12 @@ impl Core {
 
     /// `order = _Order(ev)` (`ocoize` enters it in `self.orders`).
     #[inline(always)]
-    fn new_order(&mut self, spec: &OrderSpec) -> usize {
-        let rare = self.push_rare(Rare::of_spec(spec));
-        self.orders.push(OrderSlot::from_spec(spec, rare));
+    fn new_order(&mut self, spec: &OrderSpec) -> Result<usize, CoreError> {
+        let rare = self.push_rare(Rare::of_spec(spec))?;
+        self.orders
+            .push(OrderSlot::from_spec(spec, rare, &mut self.wide));
         self.queued.push(0);
-        self.orders.len() - 1
+        Ok(self.orders.len() - 1)
     }
 
     /// `self.orders[order.ref] = order` and `_ocoize`.
@@ -500,7 +515,7 @@ impl Core {
     #[inline(always)]
     fn take_children(&mut self, idx: usize, records: &mut Vec<Record>) -> Option<u64> {
         let order = &mut self.orders[idx];
-        let pref = order.parent.unwrap_or(order.oref);
+        let pref = order.parent().unwrap_or(order.oref);
         if pref != order.oref && !self.refs.has_children(pref) {
             order.state = OrderState::Done;
             records.push(Record::Rejected { oref: order.oref });
@@ -552,7 +567,7 @@ impl Core {
         let order = &mut self.orders[idx];
         order.state = OrderState::Pending;
         if order.rare != NO_RARE {
-            let rare = order.rare;
+            let rare = order.rare as usize;
             self.rare[rare].pannotated = None;
         }
         let order = &self.orders[idx];
@@ -605,8 +620,8 @@ impl Core {
         cancel: bool,
     ) -> Result<(), CoreError> {
         let order = &self.orders[idx];
-        let pref = order.parent.unwrap_or(order.oref);
-        if cancel || order.parent.is_some() {
+        let pref = order.parent().unwrap_or(order.oref);
+        if cancel || order.parent().is_some() {
             // `pc = self.pchildren[pref]`, cancel its members, `del self.pchildren[pref]`:
             // cancelling with `bracket=True` never looks at the groups
             let mut pc = self.refs.take_children(pref).unwrap_or_default();
@@ -742,7 +757,7 @@ impl Core {
         self.cash = self.cash.minus(credit)?;
 
         for spec in std::mem::take(&mut self.history) {
-            let idx = self.new_order(&spec);
+            let idx = self.new_order(&spec)?;
             self.ocoize(idx, None)?;
             self.submit(idx, false, false, records);
         }
@@ -757,7 +772,7 @@ impl Core {
             };
             self.queued[idx] -= 1;
             let bar = marks.get(self.orders[idx].data)?;
-            if self.orders[idx].expired(bar.dt) {
+            if self.orders[idx].expired(bar.dt, &self.wide) {
                 let order = &mut self.orders[idx];
                 order.state = OrderState::Done;
                 records.push(Record::Expired { oref: order.oref });
@@ -855,9 +870,9 @@ impl Core {
         let price = if self.config.coo && order.exectype == EXEC_MARKET {
             bar.open
         } else {
-            order.price
+            order.price(&self.wide)
         };
-        let (_, _, opened, closed) = position.update(order.remsize, price)?;
+        let (_, _, opened, closed) = position.update(order.remsize(&self.wide), price)?;
         if closed.truthy() {
             let closedvalue = if self.config.shortcash {
                 comm.getvaluesize(h, closed.negated()?, price)?
@@ -952,15 +967,16 @@ impl Core {
         match ex {
             EXEC_MARKET => self.try_exec_market(idx, cx),
             EXEC_CLOSE => self.try_exec_close(idx, cx),
-            EXEC_LIMIT => self.try_exec_limit(idx, order.price, cx),
+            EXEC_LIMIT => self.try_exec_limit(idx, order.price(&self.wide), cx),
             EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT if order.triggered => {
-                self.try_exec_limit(idx, order.pricelimit, cx)
+                self.try_exec_limit(idx, order.pricelimit(&self.wide), cx)
             }
-            EXEC_STOP | EXEC_STOPTRAIL => self.try_exec_stop(idx, order.price, cx),
+            EXEC_STOP | EXEC_STOPTRAIL => self.try_exec_stop(idx, order.price(&self.wide), cx),
             EXEC_STOPLIMIT | EXEC_STOPTRAILLIMIT => {
-                self.try_exec_stoplimit(idx, order.price, order.pricelimit, cx)
+                let (price, pricelimit) = (order.price(&self.wide), order.pricelimit(&self.wide));
+                self.try_exec_stoplimit(idx, price, pricelimit, cx)
             }
-            EXEC_HISTORICAL => self.execute(idx, 0, Some(order.price), cx, None),
+            EXEC_HISTORICAL => self.execute(idx, 0, Some(order.price(&self.wide)), cx, None),
             _ => Ok(()),
         }
     }
@@ -971,10 +987,10 @@ impl Core {
         let dtcoc;
         let exprice;
         if self.config.coc && order.coc {
-            dtcoc = Some(order.created_dt);
-            exprice = order.pclose;
+            dtcoc = Some(order.created_dt(&self.wide));
+            exprice = order.pclose(&self.wide);
         } else {
-            if !self.config.coo && bar.dt.le(order.created_dt) {
+            if !self.config.coo && bar.dt.le(order.created_dt(&self.wide)) {
                 return Ok(());
             }
             dtcoc = None;
@@ -991,16 +1007,17 @@ impl Core {
     fn try_exec_close(&mut self, idx: usize, cx: &mut Ctx<'_, '_>) -> Result<(), CoreError> {
         let (dt0, pclose) = (cx.bar.dt, cx.bar.close);
         let order = &self.orders[idx];
-        if dt0.gt(order.created_dt) && dt0.ge(order.dteos) {
+        let dteos = order.dteos(&self.wide);
+        if dt0.gt(order.created_dt(&self.wide)) && dt0.ge(dteos) {
             let pannotated = self.rare_of(order).pannotated.filter(|p| p.truthy());
-            if pannotated.is_some() && dt0.gt(order.dteos) {
+            if pannotated.is_some() && dt0.gt(dteos) {
                 self.execute(idx, -1, pannotated, cx, None)?;
             } else {
                 self.execute(idx, 0, Some(pclose), cx, None)?;
             }
             return Ok(());
         }
-        self.rare_mut(idx).pannotated = Some(pclose);
+        self.rare_mut(idx)?.pannotated = Some(pclose);
         Ok(())
     }
 
@@ -1057,7 +1074,7 @@ impl Core {
         let order = &self.orders[idx];
         if order.alive() && order.exectype == EXEC_STOPTRAIL {
             let rare = *self.rare_of(order);
-            self.orders[idx].trailadjust(&rare, pclose, cx.records)?;
+            self.orders[idx].trailadjust(&rare, &mut self.wide, pclose, cx.records)?;
         }
         Ok(())
     }
@@ -1115,7 +1132,7 @@ impl Core {
         let order = &self.orders[idx];
         if order.alive() && order.exectype == EXEC_STOPTRAILLIMIT {
             let rare = *self.rare_of(order);
-            self.orders[idx].trailadjust(&rare, pclose, cx.records)?;
+            self.orders[idx].trailadjust(&rare, &mut self.wide, pclose, cx.records)?;
         }
         Ok(())
     }
@@ -1140,11 +1157,15 @@ impl Core {
         match c.filler {
             FILLER_FIXEDSIZE => {
                 let size = c.filler_size.or(Num::int(MAXINT));
-                Ok(py_min(&[volume, order.remsize.absolute()?, size]))
+                Ok(py_min(&[
+                    volume,
+                    order.remsize(&self.wide).absolute()?,
+                    size,
+                ]))
             }
             FILLER_FIXEDBARPERC => {
                 let maxsize = volume.times(c.filler_perc)?.floordiv(Num::int(100))?;
-                Ok(py_min(&[maxsize, order.remsize.absolute()?]))
+                Ok(py_min(&[maxsize, order.remsize(&self.wide).absolute()?]))
             }
             FILLER_BARPOINTPERC => {
                 let minmov = c.filler_minmov;
@@ -1156,7 +1177,7 @@ impl Core {
                     .over(parts)?
                     .times(c.filler_perc)?
                     .floordiv(Num::Float(100.0))?;
-                Ok(py_min(&[alloc_vol, order.remsize.absolute()?]))
+                Ok(py_min(&[alloc_vol, order.remsize(&self.wide).absolute()?]))
             }
             _ => {
                 let size = cx
@@ -1201,7 +1222,7 @@ impl Core {
             return Ok(());
         };
         let size = if self.config.filler == FILLER_NONE {
-            self.orders[idx].remsize
+            self.orders[idx].remsize(&self.wide)
         } else {
             let size = self.fill_size(idx, price, ago, cx)?;
             if self.orders[idx].isbuy {
@@ -1309,8 +1330,9 @@ impl Core {
                 closedcomm = closedcomm.plus(self.d_credit.remove(&pdata).unwrap_or(FZERO))?;
             }
             let order = &mut self.orders[idx];
-            order.remsize = order.remsize.minus(execsize)?;
-            if !order.remsize.truthy() {
+            let remsize = order.remsize(&self.wide).minus(execsize)?;
+            order.set_remsize(remsize, &mut self.wide);
+            if !remsize.truthy() {
                 order.state = OrderState::Done;
                 order.completed = true;
             }

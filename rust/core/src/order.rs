@@ -73,7 +73,8 @@ impl Order {
     /// `_Order(ev)`.
     #[must_use]
     pub fn new(spec: &OrderSpec) -> Self {
-        OrderSlot::from_spec(spec, NO_RARE).order(&Rare::of_spec(spec))
+        let mut wide = Wide::default();
+        OrderSlot::from_spec(spec, NO_RARE, &mut wide).order(&Rare::of_spec(spec), &wide)
     }
 
     /// `order.alive()`.
@@ -130,110 +131,295 @@ impl Rare {
 }
 
 /// No entry in the table of rare values.
-pub(crate) const NO_RARE: usize = usize::MAX;
+pub(crate) const NO_RARE: u32 = u32::MAX;
+
+/// The ints of the order table beyond the `i64` range (legal: the core's ints are `i128`):
+/// an [`OrderSlot`] holds such a number as its index here. Entries are only added (a number
+/// that becomes wide again reuses its entry only while it stays wide), so an index stays valid.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Wide(Vec<i128>);
+
+/// How a number of an [`OrderSlot`] is held: two bits a number in [`OrderSlot::tags`], and the
+/// number's 8 bytes in its field.
+type Tag = u16;
+/// A `float`: the field is its bits.
+const FLOAT: Tag = 0;
+/// An `int` within `i64`: the field is its two's complement.
+const INT: Tag = 1;
+/// An `int` beyond `i64`: the field is its index in [`Wide`].
+const WIDE: Tag = 2;
+
+/// The numbers of an [`OrderSlot`], by their position in [`OrderSlot::tags`].
+#[derive(Clone, Copy)]
+enum Field {
+    Remsize = 0,
+    Price = 1,
+    Pricelimit = 2,
+    Valid = 3,
+    Size = 4,
+    Pclose = 5,
+    CreatedDt = 6,
+    Dteos = 7,
+}
+
+/// A number as it is held in a slot: its bits and tag (a wide int is added to `wide`).
+#[inline(always)]
+fn pack(v: Num, wide: &mut Wide) -> (u64, Tag) {
+    match v {
+        Num::Float(x) => (x.to_bits(), FLOAT),
+        Num::Int(i) => match i64::try_from(i.get()) {
+            Ok(small) => (small as u64, INT),
+            Err(_) => pack_wide(i.get(), wide),
+        },
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn pack_wide(v: i128, wide: &mut Wide) -> (u64, Tag) {
+    wide.0.push(v);
+    ((wide.0.len() - 1) as u64, WIDE)
+}
+
+/// The number held as `bits` with tag `tag`.
+#[inline(always)]
+fn unpack(bits: u64, tag: Tag, wide: &Wide) -> Num {
+    match tag {
+        FLOAT => Num::Float(f64::from_bits(bits)),
+        INT => Num::int(i128::from(bits as i64)),
+        _ => unpack_wide(bits, wide),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unpack_wide(bits: u64, wide: &Wide) -> Num {
+    // (an index this table gave: below its length, hence within usize)
+    Num::int(wide.0[bits as usize])
+}
 
 /// An order in the core's order table: an [`Order`] without its [`Rare`] values, which are in
 /// the core's `rare` table at index `rare` (or [`Rare::DEFAULT`] when `rare` is [`NO_RARE`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// 104 bytes (an [`Order`] is 280): each number is 8 bytes, a `float`'s bits or an `int`
+/// within `i64`, and a two-bit tag in `tags`; an `int` beyond `i64` is in the core's [`Wide`]
+/// table, which every read and write of a number is given. The numbers and flags the pending
+/// loop reads at every bar (expiry, matching) come first.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct OrderSlot {
+    remsize: u64,
+    price: u64,
+    pricelimit: u64,
+    valid: u64,
     pub(crate) oref: u64,
     pub(crate) data: usize,
-    pub(crate) isbuy: bool,
-    pub(crate) size: Num,
-    pub(crate) remsize: Num,
-    pub(crate) exectype: u8,
-    pub(crate) price: Num,
-    pub(crate) pricelimit: Num,
-    pub(crate) pclose: Num,
-    pub(crate) created_dt: Num,
-    pub(crate) valid: Num,
-    pub(crate) dteos: Num,
-    pub(crate) parent: Option<u64>,
-    pub(crate) transmit: bool,
-    pub(crate) coc: bool,
+    /// The tag of each number (two bits each, by [`Field`]).
+    tags: Tag,
     pub(crate) state: OrderState,
+    pub(crate) exectype: u8,
+    pub(crate) isbuy: bool,
     pub(crate) active: bool,
     pub(crate) triggered: bool,
     pub(crate) completed: bool,
+    pub(crate) coc: bool,
+    pub(crate) transmit: bool,
+    has_parent: bool,
     /// Index of the order's entry in the core's `rare` table, or [`NO_RARE`].
-    pub(crate) rare: usize,
+    pub(crate) rare: u32,
+    size: u64,
+    pclose: u64,
+    created_dt: u64,
+    dteos: u64,
+    /// The parent's reference when `has_parent`.
+    parent: u64,
+}
+
+const _: () = assert!(size_of::<OrderSlot>() == 104 && align_of::<OrderSlot>() == 8);
+// the fields read at every bar in the first 64 bytes
+const _: () = assert!(std::mem::offset_of!(OrderSlot, rare) == 60);
+
+/// The getter and setter of numbers of [`OrderSlot`].
+macro_rules! numbers {
+    ($($field:ident, $set:ident, $tag:expr;)*) => {
+        $(
+            #[doc = concat!("`", stringify!($field), "`.")]
+            #[must_use]
+            #[inline(always)]
+            pub(crate) fn $field(&self, wide: &Wide) -> Num {
+                unpack(self.$field, self.tag($tag), wide)
+            }
+
+            #[doc = concat!("Set `", stringify!($field), "`.")]
+            #[inline(always)]
+            #[allow(dead_code)]
+            pub(crate) fn $set(&mut self, v: Num, wide: &mut Wide) {
+                let (bits, tag) = self.repack(self.$field, $tag, v, wide);
+                self.$field = bits;
+                self.set_tag($tag, tag);
+            }
+        )*
+    };
 }
 
 impl OrderSlot {
+    numbers! {
+        remsize, set_remsize, Field::Remsize;
+        price, set_price, Field::Price;
+        pricelimit, set_pricelimit, Field::Pricelimit;
+        valid, set_valid, Field::Valid;
+        size, set_size, Field::Size;
+        pclose, set_pclose, Field::Pclose;
+        created_dt, set_created_dt, Field::CreatedDt;
+        dteos, set_dteos, Field::Dteos;
+    }
+
+    #[inline(always)]
+    fn tag(&self, f: Field) -> Tag {
+        (self.tags >> (2 * f as u32)) & 3
+    }
+
+    #[inline(always)]
+    fn set_tag(&mut self, f: Field, tag: Tag) {
+        let at = 2 * f as u32;
+        self.tags = (self.tags & !(3 << at)) | (tag << at);
+    }
+
+    /// The bits and tag of field `f` (now `bits`) set to `v`: a wide int replaces the entry of
+    /// a wide field in place.
+    #[inline(always)]
+    fn repack(&self, bits: u64, f: Field, v: Num, wide: &mut Wide) -> (u64, Tag) {
+        if let Num::Int(i) = v {
+            if i64::try_from(i.get()).is_err() && self.tag(f) == WIDE {
+                wide.0[bits as usize] = i.get();
+                return (bits, WIDE);
+            }
+        }
+        pack(v, wide)
+    }
+
+    /// Reference of the bracket parent.
+    #[must_use]
+    #[inline(always)]
+    pub(crate) fn parent(&self) -> Option<u64> {
+        self.has_parent.then_some(self.parent)
+    }
+
+    /// A slot with the given numbers (`[remsize, price, pricelimit, valid, size, pclose,
+    /// created_dt, dteos]`), flags all false and state `Created`.
+    #[inline(always)]
+    fn with_numbers(
+        oref: u64,
+        data: usize,
+        nums: [Num; 8],
+        parent: Option<u64>,
+        rare: u32,
+        wide: &mut Wide,
+    ) -> Self {
+        let [remsize, price, pricelimit, valid, size, pclose, created_dt, dteos] = nums;
+        let (remsize, t0) = pack(remsize, wide);
+        let (price, t1) = pack(price, wide);
+        let (pricelimit, t2) = pack(pricelimit, wide);
+        let (valid, t3) = pack(valid, wide);
+        let (size, t4) = pack(size, wide);
+        let (pclose, t5) = pack(pclose, wide);
+        let (created_dt, t6) = pack(created_dt, wide);
+        let (dteos, t7) = pack(dteos, wide);
+        OrderSlot {
+            remsize,
+            price,
+            pricelimit,
+            valid,
+            oref,
+            data,
+            tags: t0 | t1 << 2 | t2 << 4 | t3 << 6 | t4 << 8 | t5 << 10 | t6 << 12 | t7 << 14,
+            state: OrderState::Created,
+            exectype: 0,
+            isbuy: false,
+            active: false,
+            triggered: false,
+            completed: false,
+            coc: false,
+            transmit: false,
+            has_parent: parent.is_some(),
+            rare,
+            size,
+            pclose,
+            created_dt,
+            dteos,
+            parent: parent.unwrap_or(0),
+        }
+    }
+
     /// The slot of `order`, its rare values at `rare` (`NO_RARE` when they are the defaults).
     #[inline(always)]
-    pub(crate) fn new(order: &Order, rare: usize) -> Self {
+    pub(crate) fn new(order: &Order, rare: u32, wide: &mut Wide) -> Self {
+        let nums = [
+            order.remsize,
+            order.price,
+            order.pricelimit,
+            order.valid,
+            order.size,
+            order.pclose,
+            order.created_dt,
+            order.dteos,
+        ];
         OrderSlot {
-            oref: order.oref,
-            data: order.data,
             isbuy: order.isbuy,
-            size: order.size,
-            remsize: order.remsize,
             exectype: order.exectype,
-            price: order.price,
-            pricelimit: order.pricelimit,
-            pclose: order.pclose,
-            created_dt: order.created_dt,
-            valid: order.valid,
-            dteos: order.dteos,
-            parent: order.parent,
             transmit: order.transmit,
             coc: order.coc,
             state: order.state,
             active: order.active,
             triggered: order.triggered,
             completed: order.completed,
-            rare,
+            ..Self::with_numbers(order.oref, order.data, nums, order.parent, rare, wide)
         }
     }
 
     /// `_Order(ev)`'s slot, its rare values at `rare` (`NO_RARE` when they are the defaults).
     #[inline(always)]
-    pub(crate) fn from_spec(spec: &OrderSpec, rare: usize) -> Self {
+    pub(crate) fn from_spec(spec: &OrderSpec, rare: u32, wide: &mut Wide) -> Self {
+        let nums = [
+            spec.size,
+            spec.price,
+            spec.pricelimit,
+            spec.valid,
+            spec.size,
+            spec.pclose,
+            spec.created_dt,
+            spec.dteos,
+        ];
         OrderSlot {
-            oref: spec.oref,
-            data: spec.data,
             isbuy: spec.isbuy,
-            size: spec.size,
-            remsize: spec.size,
             exectype: spec.exectype,
-            price: spec.price,
-            pricelimit: spec.pricelimit,
-            pclose: spec.pclose,
-            created_dt: spec.created_dt,
-            valid: spec.valid,
-            dteos: spec.dteos,
-            parent: spec.parent,
             transmit: spec.transmit,
             coc: spec.coc,
-            state: OrderState::Created,
             active: spec.parent.is_none(),
-            triggered: false,
-            completed: false,
-            rare,
+            ..Self::with_numbers(spec.oref, spec.data, nums, spec.parent, rare, wide)
         }
     }
 
     /// The whole order, with its rare values.
     #[must_use]
-    pub(crate) fn order(&self, rare: &Rare) -> Order {
+    pub(crate) fn order(&self, rare: &Rare, wide: &Wide) -> Order {
         Order {
             oref: self.oref,
             data: self.data,
             isbuy: self.isbuy,
-            size: self.size,
-            remsize: self.remsize,
+            size: self.size(wide),
+            remsize: self.remsize(wide),
             exectype: self.exectype,
-            price: self.price,
-            pricelimit: self.pricelimit,
-            pclose: self.pclose,
-            created_dt: self.created_dt,
-            valid: self.valid,
-            dteos: self.dteos,
+            price: self.price(wide),
+            pricelimit: self.pricelimit(wide),
+            pclose: self.pclose(wide),
+            created_dt: self.created_dt(wide),
+            valid: self.valid(wide),
+            dteos: self.dteos(wide),
             trailamount: rare.trailamount,
             trailpercent: rare.trailpercent,
             limitoffset: rare.limitoffset,
-            parent: self.parent,
+            parent: self.parent(),
             transmit: self.transmit,
             coc: self.coc,
             state: self.state,
@@ -257,17 +443,19 @@ impl OrderSlot {
     /// `Order.expire()`'s test.
     #[must_use]
     #[inline(always)]
-    pub(crate) fn expired(&self, dt0: Num) -> bool {
+    pub(crate) fn expired(&self, dt0: Num, wide: &Wide) -> bool {
         if self.exectype == EXEC_MARKET {
             return false;
         }
-        self.valid.truthy() && dt0.gt(self.valid)
+        let valid = self.valid(wide);
+        valid.truthy() && dt0.gt(valid)
     }
 
     /// `Order.trailadjust`: move the stop (and limit) with the close, never back.
     pub(crate) fn trailadjust(
         &mut self,
         rare: &Rare,
+        wide: &mut Wide,
         mut price: Num,
         records: &mut Vec<Record>,
     ) -> Result<(), CoreError> {
@@ -280,24 +468,215 @@ impl OrderSlot {
         };
         let moved = if self.isbuy {
             price = price.plus(pamount)?;
-            price.lt(self.price)
+            price.lt(self.price(wide))
         } else {
             price = price.minus(pamount)?;
-            price.gt(self.price)
+            price.gt(self.price(wide))
         };
         if moved {
-            self.price = price;
+            self.set_price(price, wide);
             if self.exectype == EXEC_STOPTRAILLIMIT {
-                self.pricelimit = price.minus(rare.limitoffset)?;
+                self.set_pricelimit(price.minus(rare.limitoffset)?, wide);
             }
             records.push(Record::Trail {
                 oref: self.oref,
-                price: self.price,
-                pricelimit: self.pricelimit,
+                price: self.price(wide),
+                pricelimit: self.pricelimit(wide),
             });
         }
         Ok(())
     }
 }
 
-const _: () = assert!(size_of::<OrderSlot>() <= 240);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every class of number: ints at the `i64` edges and beyond, up to the `i128` limits;
+    /// signed zeros, infinities, NaNs with payloads and signs.
+    fn numbers() -> Vec<Num> {
+        let mut out: Vec<Num> = [
+            0,
+            1,
+            -1,
+            i128::from(i64::MAX),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN),
+            i128::from(i64::MIN) - 1,
+            i128::from(u64::MAX),
+            1 << 100,
+            -(1 << 100),
+            i128::MAX,
+            i128::MIN,
+        ]
+        .into_iter()
+        .map(Num::int)
+        .collect();
+        out.extend(
+            [
+                0.0,
+                -0.0,
+                1.5,
+                f64::MAX,
+                f64::MIN_POSITIVE,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::from_bits(0x7ff8_0000_0000_0000),
+                f64::from_bits(0x7ff8_0000_0000_0001),
+                f64::from_bits(0xfff8_dead_beef_0001),
+                f64::from_bits(0x7ff0_0000_0000_0001), // signalling
+                f64::from_bits(1),                     // subnormal
+            ]
+            .into_iter()
+            .map(Num::Float),
+        );
+        out
+    }
+
+    /// `==` on `Num` is identity (type and bits), so these compare the exact value.
+    #[test]
+    fn every_number_reads_back_whole() {
+        let mut wide = Wide::default();
+        for v in numbers() {
+            let (bits, tag) = pack(v, &mut wide);
+            assert_eq!(unpack(bits, tag, &wide), v, "{v:?}");
+            let wide_int = v.as_int().is_some_and(|i| i64::try_from(i).is_err());
+            assert_eq!(tag == WIDE, wide_int, "{v:?}");
+            assert_eq!(tag == FLOAT, v.as_int().is_none(), "{v:?}");
+        }
+        // one entry for each int beyond i64
+        assert_eq!(wide.0.len(), 7);
+    }
+
+    fn spec(size: Num) -> OrderSpec {
+        OrderSpec {
+            oref: 7,
+            data: 3,
+            isbuy: true,
+            size,
+            exectype: EXEC_STOPTRAILLIMIT,
+            price: Num::int(i128::MIN),
+            pricelimit: Num::Float(-0.0),
+            pclose: Num::int(i128::from(i64::MIN)),
+            created_dt: Num::Float(f64::NAN),
+            valid: Num::int(i128::MAX),
+            dteos: Num::int(1 << 64),
+            trailamount: FZERO,
+            trailpercent: FZERO,
+            limitoffset: FZERO,
+            parent: Some(u64::MAX),
+            oco: None,
+            transmit: false,
+            check: true,
+            coc: true,
+            notified: false,
+        }
+    }
+
+    #[test]
+    fn slots_hold_their_orders_whole() {
+        let mut wide = Wide::default();
+        for size in numbers() {
+            let spec = spec(size);
+            let order = Order::new(&spec);
+            assert_eq!(order.size, size);
+            assert_eq!(order.remsize, size);
+            assert_eq!(order.price, spec.price);
+            assert_eq!(order.pricelimit, spec.pricelimit);
+            assert_eq!(order.pclose, spec.pclose);
+            assert_eq!(order.created_dt, spec.created_dt);
+            assert_eq!(order.valid, spec.valid);
+            assert_eq!(order.dteos, spec.dteos);
+            assert_eq!(order.parent, Some(u64::MAX));
+            assert!(!order.active && !order.transmit && order.coc && order.isbuy);
+            let slot = OrderSlot::new(&order, 5, &mut wide);
+            assert_eq!(slot.order(&Rare::DEFAULT, &wide), order);
+            assert_eq!(slot.rare, 5);
+        }
+        let order = Order {
+            parent: None,
+            ..Order::new(&spec(ZERO_INT))
+        };
+        let slot = OrderSlot::new(&order, NO_RARE, &mut wide);
+        assert_eq!(slot.parent(), None);
+        assert_eq!(slot.order(&Rare::DEFAULT, &wide), order);
+    }
+
+    const ZERO_INT: Num = Num::int(0);
+
+    /// Writes that switch a number between the 8 bytes of its field and the wide table, and
+    /// back, leave the other numbers alone.
+    #[test]
+    fn writes_switch_between_narrow_and_wide() {
+        let mut wide = Wide::default();
+        let spec = spec(Num::int(1 << 70));
+        let mut slot = OrderSlot::from_spec(&spec, NO_RARE, &mut wide);
+        let before = slot.order(&Rare::DEFAULT, &wide);
+        let entries = wide.0.len();
+        let mut expect = before;
+        for v in numbers().into_iter().chain(numbers().into_iter().rev()) {
+            slot.set_remsize(v, &mut wide);
+            slot.set_price(v, &mut wide);
+            slot.set_pricelimit(v, &mut wide);
+            expect.remsize = v;
+            expect.price = v;
+            expect.pricelimit = v;
+            assert_eq!(slot.order(&Rare::DEFAULT, &wide), expect, "{v:?}");
+        }
+        // the other numbers, among them the wide ones, are untouched
+        assert_eq!(slot.size(&wide), before.size);
+        assert_eq!(slot.valid(&wide), before.valid);
+        assert_eq!(slot.dteos(&wide), before.dteos);
+        assert_eq!(slot.price(&wide), numbers()[0]);
+        // a wide number written over a wide one reuses its entry
+        slot.set_remsize(Num::int(1 << 90), &mut wide);
+        let n = wide.0.len();
+        slot.set_remsize(Num::int(-(1 << 90)), &mut wide);
+        assert_eq!(wide.0.len(), n);
+        assert_eq!(slot.remsize(&wide), Num::int(-(1 << 90)));
+        assert!(wide.0.len() > entries);
+        // and each setter sets its own tag only
+        let mut slot = OrderSlot::from_spec(&spec, NO_RARE, &mut wide);
+        slot.set_valid(Num::Float(2.0), &mut wide);
+        slot.set_size(Num::int(3), &mut wide);
+        slot.set_pclose(Num::int(i128::MAX), &mut wide);
+        slot.set_created_dt(Num::int(-4), &mut wide);
+        slot.set_dteos(Num::Float(-0.0), &mut wide);
+        let o = slot.order(&Rare::DEFAULT, &wide);
+        assert_eq!(
+            [
+                o.remsize,
+                o.price,
+                o.pricelimit,
+                o.valid,
+                o.size,
+                o.pclose,
+                o.created_dt,
+                o.dteos
+            ],
+            [
+                spec.size,
+                spec.price,
+                spec.pricelimit,
+                Num::Float(2.0),
+                Num::int(3),
+                Num::int(i128::MAX),
+                Num::int(-4),
+                Num::Float(-0.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn expiry_reads_a_wide_valid() {
+        let mut wide = Wide::default();
+        let slot = OrderSlot::from_spec(&spec(Num::int(1)), NO_RARE, &mut wide);
+        assert!(!slot.expired(Num::Float(1e38), &wide));
+        assert!(slot.expired(Num::Float(f64::MAX), &wide));
+        assert!(!slot.expired(Num::int(i128::MAX), &wide));
+        let mut slot = slot;
+        slot.set_valid(Num::int(i128::from(i64::MAX) + 1), &mut wide);
+        assert!(slot.expired(Num::int(i128::from(i64::MAX) + 2), &wide));
+        assert!(!slot.expired(Num::int(i128::from(i64::MAX) + 1), &wide));
+    }
+}

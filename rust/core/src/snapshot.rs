@@ -11,7 +11,7 @@ use crate::error::CoreError;
 use crate::event::{Config, OrderSpec, EXEC_HISTORICAL, FILLER_CALLBACK};
 use crate::group::RefTable;
 use crate::num::Num;
-use crate::order::Order;
+use crate::order::{Order, Wide};
 use crate::position::{DataMap, Position, Positions};
 
 /// Everything a [`Core`] holds. `Core::from_snapshot(core.snapshot())` is the same core.
@@ -248,6 +248,7 @@ impl Core {
             positions,
             orders: Vec::with_capacity(orders.len()),
             rare: Vec::new(),
+            wide: Wide::default(),
             refs,
             submitted: VecDeque::from(submitted),
             pending: VecDeque::from(pending),
@@ -262,7 +263,7 @@ impl Core {
             unrealized,
         };
         for order in &orders {
-            core.push_order(order);
+            core.push_order(order)?;
         }
         Ok(core)
     }
