@@ -181,6 +181,12 @@ fn pack_wide(v: i128, wide: &mut Wide) -> (u64, Tag) {
     ((wide.0.len() - 1) as u64, WIDE)
 }
 
+/// The tags of the numbers, by [`Field`], as [`OrderSlot::tags`] holds them.
+#[inline(always)]
+fn tags(t: [Tag; 8]) -> Tag {
+    t[0] | t[1] << 2 | t[2] << 4 | t[3] << 6 | t[4] << 8 | t[5] << 10 | t[6] << 12 | t[7] << 14
+}
+
 /// The number held as `bits` with tag `tag`.
 #[inline(always)]
 fn unpack(bits: u64, tag: Tag, wide: &Wide) -> Num {
@@ -305,98 +311,82 @@ impl OrderSlot {
         self.has_parent.then_some(self.parent)
     }
 
-    /// A slot with the given numbers (`[remsize, price, pricelimit, valid, size, pclose,
-    /// created_dt, dteos]`), flags all false and state `Created`.
+    /// The slot of `order`, its rare values at `rare` (`NO_RARE` when they are the defaults).
     #[inline(always)]
-    fn with_numbers(
-        oref: u64,
-        data: usize,
-        nums: [Num; 8],
-        parent: Option<u64>,
-        rare: u32,
-        wide: &mut Wide,
-    ) -> Self {
-        let [remsize, price, pricelimit, valid, size, pclose, created_dt, dteos] = nums;
-        let (remsize, t0) = pack(remsize, wide);
-        let (price, t1) = pack(price, wide);
-        let (pricelimit, t2) = pack(pricelimit, wide);
-        let (valid, t3) = pack(valid, wide);
-        let (size, t4) = pack(size, wide);
-        let (pclose, t5) = pack(pclose, wide);
-        let (created_dt, t6) = pack(created_dt, wide);
-        let (dteos, t7) = pack(dteos, wide);
+    pub(crate) fn new(order: &Order, rare: u32, wide: &mut Wide) -> Self {
+        let (remsize, t0) = pack(order.remsize, wide);
+        let (price, t1) = pack(order.price, wide);
+        let (pricelimit, t2) = pack(order.pricelimit, wide);
+        let (valid, t3) = pack(order.valid, wide);
+        let (size, t4) = pack(order.size, wide);
+        let (pclose, t5) = pack(order.pclose, wide);
+        let (created_dt, t6) = pack(order.created_dt, wide);
+        let (dteos, t7) = pack(order.dteos, wide);
         OrderSlot {
             remsize,
             price,
             pricelimit,
             valid,
-            oref,
-            data,
-            tags: t0 | t1 << 2 | t2 << 4 | t3 << 6 | t4 << 8 | t5 << 10 | t6 << 12 | t7 << 14,
-            state: OrderState::Created,
-            exectype: 0,
-            isbuy: false,
-            active: false,
-            triggered: false,
-            completed: false,
-            coc: false,
-            transmit: false,
-            has_parent: parent.is_some(),
+            oref: order.oref,
+            data: order.data,
+            tags: tags([t0, t1, t2, t3, t4, t5, t6, t7]),
+            state: order.state,
+            exectype: order.exectype,
+            isbuy: order.isbuy,
+            active: order.active,
+            triggered: order.triggered,
+            completed: order.completed,
+            coc: order.coc,
+            transmit: order.transmit,
+            has_parent: order.parent.is_some(),
             rare,
             size,
             pclose,
             created_dt,
             dteos,
-            parent: parent.unwrap_or(0),
-        }
-    }
-
-    /// The slot of `order`, its rare values at `rare` (`NO_RARE` when they are the defaults).
-    #[inline(always)]
-    pub(crate) fn new(order: &Order, rare: u32, wide: &mut Wide) -> Self {
-        let nums = [
-            order.remsize,
-            order.price,
-            order.pricelimit,
-            order.valid,
-            order.size,
-            order.pclose,
-            order.created_dt,
-            order.dteos,
-        ];
-        OrderSlot {
-            isbuy: order.isbuy,
-            exectype: order.exectype,
-            transmit: order.transmit,
-            coc: order.coc,
-            state: order.state,
-            active: order.active,
-            triggered: order.triggered,
-            completed: order.completed,
-            ..Self::with_numbers(order.oref, order.data, nums, order.parent, rare, wide)
+            parent: order.parent.unwrap_or(0),
         }
     }
 
     /// `_Order(ev)`'s slot, its rare values at `rare` (`NO_RARE` when they are the defaults).
     #[inline(always)]
     pub(crate) fn from_spec(spec: &OrderSpec, rare: u32, wide: &mut Wide) -> Self {
-        let nums = [
-            spec.size,
-            spec.price,
-            spec.pricelimit,
-            spec.valid,
-            spec.size,
-            spec.pclose,
-            spec.created_dt,
-            spec.dteos,
-        ];
+        let (size, t4) = pack(spec.size, wide);
+        // (a wide size needs an entry of its own for the remaining size, written on fills)
+        let (remsize, t0) = if t4 == WIDE {
+            pack(spec.size, wide)
+        } else {
+            (size, t4)
+        };
+        let (price, t1) = pack(spec.price, wide);
+        let (pricelimit, t2) = pack(spec.pricelimit, wide);
+        let (valid, t3) = pack(spec.valid, wide);
+        let (pclose, t5) = pack(spec.pclose, wide);
+        let (created_dt, t6) = pack(spec.created_dt, wide);
+        let (dteos, t7) = pack(spec.dteos, wide);
         OrderSlot {
-            isbuy: spec.isbuy,
+            remsize,
+            price,
+            pricelimit,
+            valid,
+            oref: spec.oref,
+            data: spec.data,
+            tags: tags([t0, t1, t2, t3, t4, t5, t6, t7]),
+            state: OrderState::Created,
             exectype: spec.exectype,
-            transmit: spec.transmit,
-            coc: spec.coc,
+            isbuy: spec.isbuy,
             active: spec.parent.is_none(),
-            ..Self::with_numbers(spec.oref, spec.data, nums, spec.parent, rare, wide)
+            triggered: false,
+            completed: false,
+            coc: spec.coc,
+            transmit: spec.transmit,
+            has_parent: spec.parent.is_some(),
+            rare,
+            size,
+            pclose,
+            created_dt,
+            dteos,
+            parent: spec.parent.unwrap_or(0),
         }
     }
 
