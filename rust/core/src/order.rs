@@ -207,7 +207,7 @@ fn unpack_wide(bits: u64, wide: &Wide) -> Num {
 /// An order in the core's order table: an [`Order`] without its [`Rare`] values, which are in
 /// the core's `rare` table at index `rare` (or [`Rare::DEFAULT`] when `rare` is [`NO_RARE`]).
 ///
-/// 104 bytes (an [`Order`] is 280): each number is 8 bytes, a `float`'s bits or an `int`
+/// 104 bytes (24-byte `Num`s made it 240): each number is 8 bytes, a `float`'s bits or an `int`
 /// within `i64`, and a two-bit tag in `tags`; an `int` beyond `i64` is in the core's [`Wide`]
 /// table, which every read and write of a number is given. The numbers and flags the pending
 /// loop reads at every bar (expiry, matching) come first.
