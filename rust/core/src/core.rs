@@ -57,7 +57,7 @@ pub struct Core {
     /// How many times each order (by index) sits in `pending` (twice for the re-transmit
     /// quirk): cancelling or OCO-checking an order that is not queued skips the queue scan.
     pub(crate) queued: Vec<u32>,
-    /// Some order ref was reused (a history order may reuse one): `by_ref` then no longer
+    /// Some order ref was reused (a history order may reuse one): `refs` then no longer
     /// names every order of a ref, and OCO checks always scan the queue.
     pub(crate) refs_shared: bool,
     pub(crate) toactivate: VecDeque<usize>,
