@@ -61,7 +61,7 @@ class SmaCross(bt.Strategy):
         ("fail_at", -1),
         ("fail_always", False),
         ("log", ""),
-        ("delay", 0.0),
+        ("finish_last", 0),
     )
 
     def __init__(self) -> None:
@@ -85,11 +85,23 @@ class SmaCross(bt.Strategy):
                 self.close(data=data)
 
     def stop(self) -> None:
-        if self.p.delay:  # later parameter sets finish first
-            time.sleep(self.p.delay / self.p.fast)
+        if self.p.fast == self.p.finish_last and self.p.log:
+            # finish after another parameter set: a wait on the log, not a sleep, so that a
+            # loaded machine's scheduling cannot put this one first anyway
+            deadline = time.monotonic() + 60.0
+            while time.monotonic() < deadline and not _logged(self.p.log):
+                time.sleep(0.02)
         if self.p.log:
             with open(self.p.log, "a") as fh:
                 fh.write(f"{self.p.fast},{self.p.slow}\n")
+
+
+def _logged(path: str) -> bool:
+    """True once some run has written its line to ``path``."""
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
 
 
 def _first(marker: str) -> bool:
@@ -208,10 +220,10 @@ def test_sweep_is_optstrategy_to_the_bit(client: Any, backend: str) -> None:
 
 
 def test_finishing_order_does_not_matter(client: Any, backend: str, tmp_path: Path) -> None:
-    # the first parameter sets sleep longest: they finish after later ones
+    # the first parameter set waits for another one to finish first
     grid = {"fast": [2, 4, 8, 16], "slow": [20]}
     log = tmp_path / "finished.log"
-    make = functools.partial(build, backend, delay=0.8, log=str(log))
+    make = functools.partial(build, backend, finish_last=2, log=str(log))
     records = bt_cracktrader.sweep(make, grid, scheduler=client)
     finished = [int(line.split(",")[0]) for line in log.read_text().splitlines()]
     assert sorted(finished) == grid["fast"] and finished != grid["fast"]
