@@ -23,7 +23,10 @@ use crate::hooks::{Hooks, NoHooks};
 use crate::num::{py_min, Num, FZERO, ZERO};
 use crate::order::{Order, OrderSlot, OrderState, Rare, Wide, NO_RARE};
 use crate::position::{DataMap, Position, Positions};
-use crate::validate::{fail, finite, flag, validate, validate_into, StepBufs, What};
+use crate::validate::{
+    fail, finite, flag, fused_cancel, fused_submit, fused_tag, validate, validate_bars,
+    validate_into, StepBufs, What,
+};
 use crate::value::{RawItem, Value};
 
 /// `backtrader.utils.py3.MAXINT`.
@@ -69,6 +72,16 @@ pub struct Core {
     pub(crate) fundshares: Num,
     pub(crate) leverage: Num,
     pub(crate) unrealized: Num,
+}
+
+/// What [`Core::step_fused`] did with a step.
+pub(crate) enum FusedStep {
+    /// The step ran.
+    Done,
+    /// Not a step it runs; nothing was done.
+    Classic,
+    /// An event was not plainly valid; the core is left part way.
+    Refused,
 }
 
 /// The bars of a step by data (`marks` in the Python core).
@@ -381,6 +394,70 @@ impl Core {
         self.next(&marks, records, hooks)
     }
 
+    /// [`Core::step_raw_bufs`] of a step of a packed batch whose events are all submits and
+    /// cancels, each applied as soon as it is read and found plainly valid (`fused_submit`,
+    /// `fused_cancel`): no `Event` is built and no refs are gathered besides the core's own
+    /// table.
+    ///
+    /// [`FusedStep::Classic`]: the step is not of that kind (an event of another tag, or a
+    /// callback filler, refused at once by the whole step's checks), nothing was done, and
+    /// [`Core::step_raw_bufs`] runs it. [`FusedStep::Refused`] or an error: some event or bar
+    /// was not plainly valid, or applying failed, and the core is left part way: the caller
+    /// restores it and runs the whole batch through [`Core::step_raw_bufs`] again, which
+    /// reports today's error (or result). So this only has to be right when it succeeds:
+    ///
+    /// - Each event is accepted by the same checks as in [`validate_into`] (the fast path,
+    ///   `fast_event`), against the core's datas and the refs of its table: the datas are the
+    ///   step's (no data event in it; submits and cancels never change them), and the refs the
+    ///   core knew before the step plus those of the step's earlier submits (`known.new`),
+    ///   since applying a submit always enters its ref in the table (`ocoize`, before anything
+    ///   can fail) and nothing ever removes a ref from it. (History events, whose refs are in
+    ///   `known.new` but never in the table, are left to [`Core::step_raw_bufs`].) So the step
+    ///   passes [`validate_into`] with the same events, in the same order.
+    /// - The bars are checked after the events, with [`validate_bars`]: the same checks as at
+    ///   the end of [`validate_into`] for the same datas (the core's).
+    /// - The filler check of [`Core::step_raw_bufs`] passes (the core's filler is not the
+    ///   callback), and then the events are applied in the same order to the same core,
+    ///   then `next` runs on the same bars.
+    ///
+    /// An accepted event cannot fail to apply, as it happens (`new_order` fails only with 2**32
+    /// orders with rare values; `ocoize` reads the leader of a known ref, which every order
+    /// entered in the table has; a cancel's ref is known), but nothing above relies on it: a
+    /// failure would only mean running the batch again.
+    pub(crate) fn step_fused<I: crate::value::Item>(
+        &mut self,
+        events: &[I],
+        bars: &[I],
+        hooks: &mut dyn Hooks,
+        bufs: &mut StepBufs,
+        records: &mut Vec<Record>,
+    ) -> Result<FusedStep, CoreError> {
+        let fusable = self.config.filler != FILLER_CALLBACK
+            && events
+                .iter()
+                .all(|ev| ev.packed_words().is_some_and(fused_tag));
+        if !fusable {
+            return Ok(FusedStep::Classic);
+        }
+        records.reserve(events.len() + 2 * bars.len() + 8);
+        for raw in events {
+            let Some(words) = raw.packed_words() else {
+                return Ok(FusedStep::Refused);
+            };
+            if let Some(spec) = fused_submit(self, words) {
+                self.apply_submit(&spec, records)?;
+            } else if let Some((oref, notified)) = fused_cancel(self, words) {
+                self.apply_cancel(oref, notified, records)?;
+            } else {
+                return Ok(FusedStep::Refused);
+            }
+        }
+        validate_bars(self, bars, &mut bufs.bars)?;
+        let marks = Marks::new(&bufs.bars);
+        self.next(&marks, records, hooks)?;
+        Ok(FusedStep::Done)
+    }
+
     /// `broker.getvalue(datas=...)`: with one data its raw value, else the partial total, which
     /// (as in BackBroker) replaces the cached figures.
     pub fn value_of(
@@ -453,18 +530,8 @@ impl Core {
             Event::Position { data } => {
                 self.positions.setdefault(data);
             }
-            Event::Submit(ref spec) => {
-                let idx = self.new_order(spec)?;
-                self.ocoize(idx, spec.oco)?;
-                self.submit(idx, spec.check, spec.notified, records);
-            }
-            Event::Cancel { oref, notified } => {
-                let idx = self
-                    .refs
-                    .order(oref)
-                    .ok_or(CoreError::KeyError(i128::from(oref)))?;
-                self.cancel(idx, records, false, notified)?;
-            }
+            Event::Submit(ref spec) => self.apply_submit(spec, records)?,
+            Event::Cancel { oref, notified } => self.apply_cancel(oref, notified, records)?,
             Event::Config(config) => self.config = config,
             Event::SetCash { cash } => self.cash = cash,
             Event::AddCash { cash } => self.cash_addition.push_back(cash),
@@ -474,6 +541,35 @@ impl Core {
                 netvalue,
             } => self.fundhist = Some((fundvalue, netvalue)),
         }
+        Ok(())
+    }
+
+    /// A submit event (`EV_SUBMIT`).
+    #[inline(always)]
+    fn apply_submit(
+        &mut self,
+        spec: &OrderSpec,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
+        let idx = self.new_order(spec)?;
+        self.ocoize(idx, spec.oco)?;
+        self.submit(idx, spec.check, spec.notified, records);
+        Ok(())
+    }
+
+    /// A cancel event (`EV_CANCEL`).
+    #[inline(always)]
+    fn apply_cancel(
+        &mut self,
+        oref: u64,
+        notified: bool,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
+        let idx = self
+            .refs
+            .order(oref)
+            .ok_or(CoreError::KeyError(i128::from(oref)))?;
+        self.cancel(idx, records, false, notified)?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! byte). Each value keeps its Python type (`None`, `bool`, `int` within 64 bits, `float`), so an
 //! unpacked batch is exactly the tuples of the contract and goes through the same validation.
 
-use crate::core::Core;
+use crate::core::{Core, FusedStep};
 use crate::error::{CoreError, ErrValue};
 use crate::event::{Record, State};
 use crate::hooks::Hooks;
@@ -565,6 +565,44 @@ impl Core {
         let (n_steps, start) =
             frame.map_err(|error| scan_error(buf, PackedError { step: None, error }))?;
         let before = self.clone();
+        if lazy {
+            // First with the steps of submits and cancels applied as they are read
+            // (`Core::step_fused`); a batch that is not plainly valid all through, whatever
+            // the reason, runs again from the start as below, which gives its error exactly.
+            if let Ok(out) = self.run_steps(buf, n_steps, start, hooks, true) {
+                return Ok(out);
+            }
+            *self = before.clone();
+        }
+        self.run_steps(buf, n_steps, start, hooks, false)
+            .map_err(|stop| {
+                *self = before;
+                let err = match stop {
+                    Stop::Error(err) => err,
+                    // (only a fused run is refused)
+                    Stop::Refused => PackedError {
+                        step: None,
+                        error: CoreError::Internal("a batch refused without fusing"),
+                    },
+                };
+                if lazy {
+                    scan_error(buf, err)
+                } else {
+                    err
+                }
+            })
+    }
+
+    /// The steps of a batch from `start`, into the results (the core is left part way on an
+    /// error). `fused`: the steps of submits and cancels run through `Core::step_fused`.
+    fn run_steps(
+        &mut self,
+        buf: &[u8],
+        n_steps: usize,
+        start: usize,
+        hooks: &mut dyn Hooks,
+        fused: bool,
+    ) -> Result<Vec<u8>, Stop> {
         // Room for as many new orders as the batch could submit (21 values a submit), so the
         // order table is not copied as it grows; pages never written are never touched.
         let room = (buf.len() / (21 * VALUE_BYTES)).min(MAX_RESERVED_ORDERS);
@@ -581,31 +619,42 @@ impl Core {
         let (mut events, mut bars, mut records) = (Vec::new(), Vec::new(), Vec::new());
         // and the validated events and bars, kept from step to step too
         let mut bufs = StepBufs::default();
+        let frame = |error| Stop::Error(PackedError { step: None, error });
         for k in 0..n_steps {
             records.clear();
-            let outcome = match reader.step_into(&mut events, &mut bars, |item| item) {
-                Err(error) => Err(PackedError { step: None, error }),
-                Ok(()) => {
-                    match self.step_raw_bufs(&events, &bars, hooks, &mut bufs, &mut records) {
-                        Ok(()) => out
-                            .result(k, &records, &self.state())
-                            .map_err(|error| PackedError { step: None, error }),
-                        Err(error) => Err(PackedError {
-                            step: Some(k),
-                            error,
-                        }),
-                    }
-                }
+            reader
+                .step_into(&mut events, &mut bars, |item| item)
+                .map_err(frame)?;
+            let at_step = |error| {
+                Stop::Error(PackedError {
+                    step: Some(k),
+                    error,
+                })
             };
-            if let Err(err) = outcome {
-                *self = before;
-                return Err(if lazy { scan_error(buf, err) } else { err });
+            let fused_step = if fused {
+                self.step_fused(&events, &bars, hooks, &mut bufs, &mut records)
+                    .map_err(at_step)?
+            } else {
+                FusedStep::Classic
+            };
+            match fused_step {
+                FusedStep::Done => {}
+                FusedStep::Refused => return Err(Stop::Refused),
+                FusedStep::Classic => self
+                    .step_raw_bufs(&events, &bars, hooks, &mut bufs, &mut records)
+                    .map_err(at_step)?,
             }
+            out.result(k, &records, &self.state()).map_err(frame)?;
         }
-        if let Err(error) = reader.end() {
-            *self = before;
-            return Err(scan_error(buf, PackedError { step: None, error }));
-        }
+        reader.end().map_err(frame)?;
         Ok(out.out)
     }
+}
+
+/// Why [`Core::run_steps`] stopped.
+enum Stop {
+    /// A step of a fused run was not plainly valid.
+    Refused,
+    /// The batch's error (or a fused run's, found again by a run without fusing).
+    Error(PackedError),
 }

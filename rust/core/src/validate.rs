@@ -583,6 +583,31 @@ pub(crate) fn validate_into<I: Item>(
         };
         out.push(event);
     }
+    validate_tail(core, &datas, &compensate, compensate_copied, bars, out_bars)
+}
+
+/// The bars of a step whose events are all submits and cancels, checked after its events were
+/// applied (see `Core::step_fused`): the end of [`validate_into`] for a step without a data
+/// event, whose datas are the core's (submits and cancels never change them).
+pub(crate) fn validate_bars<I: Item>(
+    core: &Core,
+    bars: &[I],
+    out_bars: &mut Vec<Bar>,
+) -> Result<(), CoreError> {
+    out_bars.clear();
+    validate_tail(core, &Datas::new(core), &[], false, Some(bars), out_bars)
+}
+
+/// The end of [`validate_into`], after the events: the `compensate` items, then the bars.
+#[inline(always)]
+fn validate_tail<I: Item>(
+    core: &Core,
+    datas: &Datas<'_>,
+    compensate: &[Compensate],
+    compensate_copied: bool,
+    bars: Option<&[I]>,
+    out_bars: &mut Vec<Bar>,
+) -> Result<(), CoreError> {
     let core_items = (!compensate_copied).then(|| {
         core.comm
             .iter()
@@ -927,13 +952,10 @@ fn word_price(words: &[u8], k: usize, trailing: bool) -> Option<Num> {
 
 /// `_ref_or_none` of a `parent`/`oco`: `-1`, or a known ref.
 #[inline(always)]
-fn word_ref(words: &[u8], k: usize, known: &Known<'_>) -> Option<Option<u64>> {
+fn word_ref(words: &[u8], k: usize, knows: &impl Fn(u64) -> bool) -> Option<Option<u64>> {
     match word_int(words, k)? {
         -1 => Some(None),
-        v => u64::try_from(v)
-            .ok()
-            .filter(|&r| known.contains(r))
-            .map(Some),
+        v => u64::try_from(v).ok().filter(|&r| knows(r)).map(Some),
     }
 }
 
@@ -985,13 +1007,32 @@ fn submit_into(
     out: &mut Vec<Event>,
     history: bool,
 ) -> Option<()> {
+    let spec = submit_spec(w, |d| datas.contains(d), |r| known.contains(r), history)?;
+    known.new.insert(spec.oref);
+    out.push(if history {
+        Event::History(spec)
+    } else {
+        Event::Submit(spec)
+    });
+    Some(())
+}
+
+/// The order of a plainly valid submit or history event, given which datas (`has_data`) and
+/// which refs (`knows`) the step knows so far; `None` for anything else.
+#[inline(always)]
+fn submit_spec(
+    w: &[u8; SUBMIT_WORDS],
+    has_data: impl Fn(usize) -> bool,
+    knows: impl Fn(u64) -> bool,
+    history: bool,
+) -> Option<OrderSpec> {
     let oref = word_index(w, 1)?;
-    if known.contains(oref) {
+    if knows(oref) {
         return None;
     }
     let data = usize::try_from(word_index(w, 2)?)
         .ok()
-        .filter(|&d| datas.contains(d))?;
+        .filter(|&d| has_data(d))?;
     let isbuy = word_flag(w, 3)?;
     let size = word_finite(w, 4)?;
     if let Num::Int(v) = size {
@@ -1012,8 +1053,8 @@ fn submit_into(
     let trailamount = word_finite(w, 12)?;
     let trailpercent = word_finite(w, 13)?;
     let limitoffset = word_number(w, 14)?;
-    let parent = word_ref(w, 15, known)?;
-    let oco = word_ref(w, 16, known)?;
+    let parent = word_ref(w, 15, &knows)?;
+    let oco = word_ref(w, 16, &knows)?;
     let transmit = word_flag(w, 17)?;
     let check = word_flag(w, 18)?;
     let coc = word_flag(w, 19)?;
@@ -1025,8 +1066,7 @@ fn submit_into(
     if history && (notified || check || parent.is_some() || oco.is_some()) {
         return None;
     }
-    known.new.insert(oref);
-    let spec = OrderSpec {
+    Some(OrderSpec {
         oref,
         data,
         isbuy,
@@ -1047,29 +1087,58 @@ fn submit_into(
         check,
         coc,
         notified,
-    };
-    out.push(if history {
-        Event::History(spec)
-    } else {
-        Event::Submit(spec)
-    });
-    Some(())
+    })
 }
 
 /// A plainly valid cancel event.
 #[inline(always)]
 fn fast_cancel(words: &[u8], known: &Known<'_>, out: &mut Vec<Event>) -> bool {
-    let Ok(w) = <&[u8; CANCEL_WORDS]>::try_from(words) else {
-        return false;
-    };
-    let Some(oref) = word_index(w, 1).filter(|&r| known.contains(r)) else {
-        return false;
-    };
-    let Some(notified) = word_flag(w, 2) else {
+    let Some((oref, notified)) = cancel_of(words, |r| known.contains(r)) else {
         return false;
     };
     out.push(Event::Cancel { oref, notified });
     true
+}
+
+/// The `(ref, notified)` of a plainly valid cancel event, given which refs the step knows so
+/// far (`knows`); `None` for anything else.
+#[inline(always)]
+fn cancel_of(words: &[u8], knows: impl Fn(u64) -> bool) -> Option<(u64, bool)> {
+    let w = <&[u8; CANCEL_WORDS]>::try_from(words).ok()?;
+    let oref = word_index(w, 1).filter(|&r| knows(r))?;
+    let notified = word_flag(w, 2)?;
+    Some((oref, notified))
+}
+
+/// The tag of an event `Core::step_fused` may apply as it is read: a submit or a cancel. (A
+/// history event is not: its ref is known to the rest of its step's checks, not to the core's
+/// ref table.)
+#[inline(always)]
+pub(crate) fn fused_tag(words: &[u8]) -> bool {
+    matches!(word_int(words, 0), Some(2 | 3))
+}
+
+/// A plainly valid submit event, checked against the core as it is now: the datas it has (a
+/// step without data events, whose datas are those of `Datas::new(core)`) and the refs of its
+/// table (after the step's earlier submits were applied, those of `Known`: see
+/// `Core::step_fused`). The checks of [`fast_event`] in the same terms; `None` for anything
+/// else (nothing is said about it: the caller runs the checks of [`validate_into`]).
+#[inline(always)]
+pub(crate) fn fused_submit(core: &Core, words: &[u8]) -> Option<OrderSpec> {
+    if word_int(words, 0)? != 2 {
+        return None;
+    }
+    let w = <&[u8; SUBMIT_WORDS]>::try_from(words).ok()?;
+    submit_spec(w, |d| core.comm.contains(d), |r| core.knows_ref(r), false)
+}
+
+/// [`fused_submit`] of a cancel event: its `(ref, notified)`.
+#[inline(always)]
+pub(crate) fn fused_cancel(core: &Core, words: &[u8]) -> Option<(u64, bool)> {
+    if word_int(words, 0)? != 3 {
+        return None;
+    }
+    cancel_of(words, |r| core.knows_ref(r))
 }
 
 /// A plainly valid bar (of a registered data without one yet), pushed onto `out` and its
