@@ -1328,12 +1328,17 @@ impl Core {
             }
         };
         let data = self.orders[idx].data;
-        // data.compensate(other): the position (and the opening commission) are other's
-        let pdata = self.comm_of(data)?.spec.compensate.unwrap_or(data);
-        self.comm_of(pdata)?;
-        let slot = self.position_slot(pdata, cx.records);
+        // data.compensate(other): the position (and the opening commission) are other's. Each
+        // scheme is looked up once (both before the position entry is made, as before).
         let comm = comm_in(&self.comm, data)?;
-        let cinfocomp = comm_in(&self.comm, pdata)?;
+        let (pdata, cinfocomp) = match comm.spec.compensate {
+            None => (data, comm),
+            Some(pdata) => (pdata, comm_in(&self.comm, pdata)?),
+        };
+        let (slot, created) = self.positions.setdefault_slot(pdata);
+        if created {
+            cx.records.push(Record::Position { data: pdata });
+        }
         let shortcash = self.config.shortcash;
         let h = &mut *cx.hooks;
         let position = *self.positions.at(slot).1;
