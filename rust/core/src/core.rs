@@ -739,6 +739,12 @@ impl Core {
 
     fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
+        // (the usual case, in one look at the ref's slot) an order outside any OCO group and not
+        // queued: its group of itself is taken and no queue scan could find a member (below,
+        // the same without shared refs: `ocol` is `[oref]` or gone and `queued[idx]` is 0)
+        if !self.refs_shared && self.queued[idx] == 0 && self.refs.take_own_ocol(oref) {
+            return Ok(());
+        }
         let parentref = self.refs.leader(oref).ok_or(MISSING_OCO)?;
         // (an order outside any OCO group is its own parent: `ocos[parentref]` is `parentref`)
         let ocoref = if parentref == oref {

@@ -587,6 +587,20 @@ impl RefTable {
             .push_back(member);
     }
 
+    /// `ocol.pop(key, None)` for a ref that is its own OCO leader (`ocos[key] == key`) and whose
+    /// group is at most itself (the usual order outside any OCO group): `true` when that is so
+    /// (the group, if any, is then taken), `false` (nothing changed) otherwise.
+    #[inline(always)]
+    pub(crate) fn take_own_ocol(&mut self, key: u64) -> bool {
+        if let Some(s) = self.fast_mut(key) {
+            if s.oco == 1 && (s.ocol == OCOL_SELF || s.ocol == 0) {
+                s.ocol = 0;
+                return true;
+            }
+        }
+        false
+    }
+
     /// `ocol.pop(leader, None)`.
     #[inline(always)]
     pub(crate) fn take_ocol(&mut self, leader: u64) -> Option<Group<u64>> {
