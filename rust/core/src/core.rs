@@ -129,6 +129,9 @@ struct Ctx<'a, 'h> {
     hooks: &'a mut (dyn Hooks + 'h),
 }
 
+/// How many position slots `check_submitted` keeps its clones of on the stack.
+const NEAR_SLOTS: usize = 8;
+
 const MISSING_COMM: CoreError = CoreError::Internal("no commission scheme for a data");
 const MISSING_OCO: CoreError = CoreError::Internal("an order without OCO entry");
 
@@ -843,13 +846,14 @@ impl Core {
                 let dcredit = comm.get_credit_interest(
                     hooks, pos.size, pos.price, pos.dt, pos.day, bar.dt, bar.day,
                 )?;
-                let total = self
-                    .d_credit
-                    .get(&data)
-                    .copied()
-                    .unwrap_or(FZERO)
-                    .plus(dcredit)?;
-                self.d_credit.insert(data, total);
+                // `d_credit[data] += dcredit` (a defaultdict of float): one lookup when the
+                // entry exists (the usual case), the sum written only once it is computed
+                if let Some(entry) = self.d_credit.get_mut(&data) {
+                    *entry = entry.plus(dcredit)?;
+                } else {
+                    let total = FZERO.plus(dcredit)?;
+                    self.d_credit.insert(data, total);
+                }
                 credit = credit.plus(dcredit)?;
                 let pos = self.positions.at_mut(slot);
                 pos.dt = bar.dt;
@@ -929,18 +933,25 @@ impl Core {
         let mut cash = self.cash;
         // `positions = {}` of clones by data, here by the slot of the data's position entry
         // (`position_slot` creates an entry only once: a second order of a data finds it)
-        let mut positions: Vec<Option<Position>> = Vec::new();
+        // (the first slots on the stack: no allocation per step for the usual few datas)
+        let mut near: [Option<Position>; NEAR_SLOTS] = [None; NEAR_SLOTS];
+        let mut far: Vec<Option<Position>> = Vec::new();
         while let Some(idx) = self.submitted.pop_front() {
             if self.take_children(idx, records).is_none() {
                 continue;
             }
             let data = self.orders[idx].data;
             let slot = self.position_slot(data, records);
-            if positions.len() <= slot {
-                positions.resize(self.positions.len(), None);
-            }
-            let position =
-                positions[slot].get_or_insert_with(|| self.positions.at(slot).1.fresh_clone());
+            let entry = if let Some(entry) = near.get_mut(slot) {
+                entry
+            } else {
+                let k = slot - NEAR_SLOTS;
+                if far.len() <= k {
+                    far.resize(k + 1, None);
+                }
+                &mut far[k]
+            };
+            let position = entry.get_or_insert_with(|| self.positions.at(slot).1.fresh_clone());
             cash = self.pseudo_execute(idx, cash, position, marks.get(data)?, hooks)?;
             if cash.ge(FZERO) {
                 self.submit_accept(idx, records, false);
