@@ -712,6 +712,9 @@ impl Core {
         Ok(true)
     }
 
+    // (in line at its callers, `cancel` known there: the completed order's pop of its group,
+    // nearly always the whole work, needs no call)
+    #[inline(always)]
     fn bracketize(
         &mut self,
         idx: usize,
@@ -721,33 +724,50 @@ impl Core {
         let order = &self.orders[idx];
         let pref = order.parent().unwrap_or(order.oref);
         if cancel || order.parent().is_some() {
-            // `pc = self.pchildren[pref]`, cancel its members, `del self.pchildren[pref]`:
-            // cancelling with `bracket=True` never looks at the groups
-            let mut pc = self.refs.take_children(pref).unwrap_or_default();
-            while let Some(o) = pc.pop_front() {
-                self.cancel(o, records, true, false)?;
-            }
-        } else {
-            let Some((a, b)) = self.refs.pop_child(pref) else {
-                return Err(CoreError::IndexError("pop from an empty deque"));
-            };
-            // (usually nothing is left: an order alone, or a bracket's last leg)
-            if !a.is_empty() {
-                self.toactivate.extend(a);
-                self.toactivate.extend(b);
-            }
+            return self.cancel_children(pref, records);
+        }
+        let Some((a, b)) = self.refs.pop_child(pref) else {
+            return Err(CoreError::IndexError("pop from an empty deque"));
+        };
+        // (usually nothing is left: an order alone, or a bracket's last leg)
+        if !a.is_empty() {
+            self.toactivate.extend(a);
+            self.toactivate.extend(b);
         }
         Ok(())
     }
 
+    /// `pc = self.pchildren[pref]`, cancel its members, `del self.pchildren[pref]` (of
+    /// `_bracketize`): cancelling with `bracket=True` never looks at the groups.
+    #[inline(never)]
+    fn cancel_children(&mut self, pref: u64, records: &mut Vec<Record>) -> Result<(), CoreError> {
+        let mut pc = self.refs.take_children(pref).unwrap_or_default();
+        while let Some(o) = pc.pop_front() {
+            self.cancel(o, records, true, false)?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
     fn ococheck(&mut self, idx: usize, records: &mut Vec<Record>) -> Result<(), CoreError> {
         let oref = self.orders[idx].oref;
-        // (the usual case, in one look at the ref's slot) an order outside any OCO group and not
-        // queued: its group of itself is taken and no queue scan could find a member (below,
-        // the same without shared refs: `ocol` is `[oref]` or gone and `queued[idx]` is 0)
+        // (the usual case, in one look at the ref's slot, in line at the caller) an order
+        // outside any OCO group and not queued: its group of itself is taken and no queue scan
+        // could find a member (`ococheck_any` does the same without shared refs: `ocol` is
+        // `[oref]` or gone and `queued[idx]` is 0)
         if !self.refs_shared && self.queued[idx] == 0 && self.refs.take_own_ocol(oref) {
             return Ok(());
         }
+        self.ococheck_any(idx, oref, records)
+    }
+
+    #[inline(never)]
+    fn ococheck_any(
+        &mut self,
+        idx: usize,
+        oref: u64,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
         let parentref = self.refs.leader(oref).ok_or(MISSING_OCO)?;
         // (an order outside any OCO group is its own parent: `ocos[parentref]` is `parentref`)
         let ocoref = if parentref == oref {
