@@ -807,12 +807,21 @@ impl Core {
     /// The scan of `_ococheck`: cancel the queued members of `ocol`, last queued first.
     #[inline(never)]
     fn oco_cancel(&mut self, ocol: &Group<u64>, records: &mut Vec<Record>) {
+        // (`oref in ocol`, the group's slices taken once and tested ref by ref: `Group::contains`
+        // per queued order, with `slice::contains` unrolled for long slices, cost more on a
+        // group of a few refs)
+        let (head, tail) = ocol.as_slices();
+        #[allow(
+            clippy::manual_contains,
+            reason = "slice::contains is the slower form on a group of a few refs"
+        )]
+        let member = |oref: u64| head.iter().any(|&m| m == oref) || tail.iter().any(|&m| m == oref);
         for i in (0..self.pending.len()).rev() {
             let Some(o) = self.pending[i] else {
                 continue;
             };
             let order = &mut self.orders[o];
-            if ocol.contains(&order.oref) {
+            if member(order.oref) {
                 self.pending.remove(i);
                 self.queued[o] -= 1;
                 order.state = OrderState::Done;
