@@ -25,7 +25,7 @@ use crate::order::{Order, OrderSlot, OrderState, Rare, Wide, NO_RARE};
 use crate::position::{DataMap, Position, Positions};
 use crate::validate::{
     fail, finite, flag, fused_cancel, fused_submit, fused_tag, validate, validate_bars,
-    validate_into, StepBufs, What,
+    validate_into, PackedSubmit, StepBufs, What,
 };
 use crate::value::{RawItem, Value};
 
@@ -447,8 +447,8 @@ impl Core {
             let Some(words) = raw.packed_words() else {
                 return Ok(FusedStep::Refused);
             };
-            if let Some(spec) = fused_submit(self, words) {
-                self.apply_submit(&spec, records)?;
+            if let Some(packed) = fused_submit(self, words) {
+                self.apply_packed_submit(&packed, records)?;
             } else if let Some((oref, notified)) = fused_cancel(self, words) {
                 self.apply_cancel(oref, notified, records)?;
             } else {
@@ -576,9 +576,37 @@ impl Core {
         Ok(())
     }
 
+    /// [`Core::apply_submit`] of a checked packed submit (`step_fused`): its order's slot
+    /// written straight from the words, a `Rare` entry only when its rare values are not the
+    /// defaults, as [`Core::new_order`] does.
+    #[inline(always)]
+    fn apply_packed_submit(
+        &mut self,
+        packed: &PackedSubmit,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CoreError> {
+        let idx = self.new_packed_order(packed)?;
+        self.ocoize(idx, packed.oco)?;
+        self.submit(idx, packed.check, packed.notified, records);
+        Ok(())
+    }
+
+    /// [`Core::new_order`] of a checked packed submit.
+    #[inline(always)]
+    pub(crate) fn new_packed_order(&mut self, packed: &PackedSubmit) -> Result<usize, CoreError> {
+        let rare = if packed.rare_is_default() {
+            NO_RARE
+        } else {
+            self.push_rare(Rare::of_packed(packed))?
+        };
+        self.orders.push(OrderSlot::from_packed(packed, rare));
+        self.queued.push(0);
+        Ok(self.orders.len() - 1)
+    }
+
     /// `order = _Order(ev)` (`ocoize` enters it in `self.orders`).
     #[inline(always)]
-    fn new_order(&mut self, spec: &OrderSpec) -> Result<usize, CoreError> {
+    pub(crate) fn new_order(&mut self, spec: &OrderSpec) -> Result<usize, CoreError> {
         let rare = self.push_rare(Rare::of_spec(spec))?;
         self.orders
             .push(OrderSlot::from_spec(spec, rare, &mut self.wide));

@@ -3,6 +3,10 @@
 use crate::error::CoreError;
 use crate::event::{OrderSpec, Record, EXEC_MARKET, EXEC_STOPTRAILLIMIT};
 use crate::num::{Num, FZERO};
+use crate::validate::{
+    PackedSubmit, P_CREATED_DT, P_DTEOS, P_LIMITOFFSET, P_PCLOSE, P_PRICE, P_PRICELIMIT, P_SIZE,
+    P_TRAILAMOUNT, P_TRAILPERCENT, P_VALID,
+};
 
 /// Where an order is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +122,17 @@ impl Rare {
             trailamount: spec.trailamount,
             trailpercent: spec.trailpercent,
             limitoffset: spec.limitoffset,
+            pannotated: None,
+        }
+    }
+
+    /// [`Rare::of_spec`] of a checked packed submit.
+    #[inline(always)]
+    pub(crate) fn of_packed(p: &PackedSubmit) -> Rare {
+        Rare {
+            trailamount: p.num(P_TRAILAMOUNT),
+            trailpercent: p.num(P_TRAILPERCENT),
+            limitoffset: p.num(P_LIMITOFFSET),
             pannotated: None,
         }
     }
@@ -387,6 +402,48 @@ impl OrderSlot {
             created_dt,
             dteos,
             parent: spec.parent.unwrap_or(0),
+        }
+    }
+
+    /// [`OrderSlot::from_spec`] of a checked packed submit, its rare values at `rare`: the
+    /// same slot, written from the words (a packed number is a `float` or an `int` within
+    /// `i64`, held as its payload: never wide).
+    #[inline(always)]
+    pub(crate) fn from_packed(p: &PackedSubmit, rare: u32) -> Self {
+        let tag = |i: usize| Tag::from(p.is_int(i)) * INT;
+        let size = tag(P_SIZE);
+        OrderSlot {
+            remsize: p.bits[P_SIZE],
+            price: p.bits[P_PRICE],
+            pricelimit: p.bits[P_PRICELIMIT],
+            valid: p.bits[P_VALID],
+            oref: p.oref,
+            data: p.data,
+            tags: tags([
+                size,
+                tag(P_PRICE),
+                tag(P_PRICELIMIT),
+                tag(P_VALID),
+                size,
+                tag(P_PCLOSE),
+                tag(P_CREATED_DT),
+                tag(P_DTEOS),
+            ]),
+            state: OrderState::Created,
+            exectype: p.exectype,
+            isbuy: p.isbuy,
+            active: p.parent.is_none(),
+            triggered: false,
+            completed: false,
+            coc: p.coc,
+            transmit: p.transmit,
+            has_parent: p.parent.is_some(),
+            rare,
+            size: p.bits[P_SIZE],
+            pclose: p.bits[P_PCLOSE],
+            created_dt: p.bits[P_CREATED_DT],
+            dteos: p.bits[P_DTEOS],
+            parent: p.parent.unwrap_or(0),
         }
     }
 

@@ -892,9 +892,10 @@ const WORD: usize = 9;
 /// Word `k`: its kind byte and its payload.
 #[inline(always)]
 fn word(words: &[u8], k: usize) -> Option<(u8, u64)> {
+    // (the kind byte and one load of the payload, not the word copied out first)
     let bytes: &[u8; WORD] = words.get(k * WORD..(k + 1) * WORD)?.try_into().ok()?;
-    let [kind, payload @ ..] = *bytes;
-    Some((kind, u64::from_le_bytes(payload)))
+    let payload: &[u8; WORD - 1] = bytes[1..].try_into().ok()?;
+    Some((bytes[0], u64::from_le_bytes(*payload)))
 }
 
 /// An `int`.
@@ -929,25 +930,6 @@ fn word_number(words: &[u8], k: usize) -> Option<Num> {
         (KIND_FLOAT, payload) => Some(Num::Float(f64::from_bits(payload))),
         _ => None,
     }
-}
-
-/// `_finite`: an `int` or a finite `float`.
-#[inline(always)]
-fn word_finite(words: &[u8], k: usize) -> Option<Num> {
-    word_number(words, k).filter(|num| match *num {
-        Num::Int(_) => true,
-        Num::Float(v) => v.is_finite(),
-    })
-}
-
-/// [`check_price`] then `_number`: an `int`, or a `float` neither NaN nor (but for a trailing
-/// stop) infinite.
-#[inline(always)]
-fn word_price(words: &[u8], k: usize, trailing: bool) -> Option<Num> {
-    word_number(words, k).filter(|num| match *num {
-        Num::Int(_) => true,
-        Num::Float(v) => !v.is_nan() && (trailing || v.is_finite()),
-    })
 }
 
 /// `_ref_or_none` of a `parent`/`oco`: `-1`, or a known ref.
@@ -1007,7 +989,7 @@ fn submit_into(
     out: &mut Vec<Event>,
     history: bool,
 ) -> Option<()> {
-    let spec = submit_spec(w, |d| datas.contains(d), |r| known.contains(r), history)?;
+    let spec = submit_check(w, |d| datas.contains(d), |r| known.contains(r), history)?.spec();
     known.new.insert(spec.oref);
     out.push(if history {
         Event::History(spec)
@@ -1017,15 +999,104 @@ fn submit_into(
     Some(())
 }
 
+/// A plainly valid submit or history event, checked (see [`submit_check`]) and held as its
+/// words: the numbers as their payloads (`bits`, by word from word 4, the size; word 5, the
+/// exec type, unused) and which are `int`s (`ints`, a bit by the same index). Small and
+/// without `Num`s, so that `Core::step_fused` writes the order's slot straight from it
+/// (`OrderSlot::from_packed`), and the classic fast path builds its [`OrderSpec`] (`spec`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackedSubmit {
+    pub(crate) oref: u64,
+    pub(crate) data: usize,
+    pub(crate) parent: Option<u64>,
+    pub(crate) oco: Option<u64>,
+    pub(crate) bits: [u64; 11],
+    pub(crate) ints: u16,
+    pub(crate) exectype: u8,
+    pub(crate) isbuy: bool,
+    pub(crate) transmit: bool,
+    pub(crate) check: bool,
+    pub(crate) coc: bool,
+    pub(crate) notified: bool,
+}
+
+/// Indexes of [`PackedSubmit::bits`] (word `k` at `k - 4`).
+pub(crate) const P_SIZE: usize = 0;
+pub(crate) const P_PRICE: usize = 2;
+pub(crate) const P_PRICELIMIT: usize = 3;
+pub(crate) const P_PCLOSE: usize = 4;
+pub(crate) const P_CREATED_DT: usize = 5;
+pub(crate) const P_VALID: usize = 6;
+pub(crate) const P_DTEOS: usize = 7;
+pub(crate) const P_TRAILAMOUNT: usize = 8;
+pub(crate) const P_TRAILPERCENT: usize = 9;
+pub(crate) const P_LIMITOFFSET: usize = 10;
+
+impl PackedSubmit {
+    /// Whether number `i` is an `int`.
+    #[inline(always)]
+    pub(crate) fn is_int(&self, i: usize) -> bool {
+        self.ints >> i & 1 == 1
+    }
+
+    /// Number `i` as a [`Num`] (the value `_number` gives: an `int` within `i64`, or a
+    /// `float` of the same bits).
+    #[inline(always)]
+    pub(crate) fn num(&self, i: usize) -> Num {
+        if self.is_int(i) {
+            Num::int(i128::from(self.bits[i] as i64))
+        } else {
+            Num::Float(f64::from_bits(self.bits[i]))
+        }
+    }
+
+    /// Whether the rare values (trailing amount and percent, limit offset) are
+    /// `Rare::DEFAULT`'s: the `float` `0.0` (not `-0.0`, not the `int` `0`), as `==` on
+    /// numbers (type and bits) has it.
+    #[inline(always)]
+    pub(crate) fn rare_is_default(&self) -> bool {
+        let rare = 1 << P_TRAILAMOUNT | 1 << P_TRAILPERCENT | 1 << P_LIMITOFFSET;
+        self.ints & rare == 0
+            && self.bits[P_TRAILAMOUNT] | self.bits[P_TRAILPERCENT] | self.bits[P_LIMITOFFSET] == 0
+    }
+
+    /// The event's [`OrderSpec`].
+    #[inline(always)]
+    pub(crate) fn spec(&self) -> OrderSpec {
+        OrderSpec {
+            oref: self.oref,
+            data: self.data,
+            isbuy: self.isbuy,
+            size: self.num(P_SIZE),
+            exectype: self.exectype,
+            price: self.num(P_PRICE),
+            pricelimit: self.num(P_PRICELIMIT),
+            pclose: self.num(P_PCLOSE),
+            created_dt: self.num(P_CREATED_DT),
+            valid: self.num(P_VALID),
+            dteos: self.num(P_DTEOS),
+            trailamount: self.num(P_TRAILAMOUNT),
+            trailpercent: self.num(P_TRAILPERCENT),
+            limitoffset: self.num(P_LIMITOFFSET),
+            parent: self.parent,
+            oco: self.oco,
+            transmit: self.transmit,
+            check: self.check,
+            coc: self.coc,
+            notified: self.notified,
+        }
+    }
+}
+
 /// The order of a plainly valid submit or history event, given which datas (`has_data`) and
 /// which refs (`knows`) the step knows so far; `None` for anything else.
 #[inline(always)]
-fn submit_spec(
+fn submit_check(
     w: &[u8; SUBMIT_WORDS],
     has_data: impl Fn(usize) -> bool,
     knows: impl Fn(u64) -> bool,
     history: bool,
-) -> Option<OrderSpec> {
+) -> Option<PackedSubmit> {
     let oref = word_index(w, 1)?;
     if knows(oref) {
         return None;
@@ -1034,25 +1105,45 @@ fn submit_spec(
         .ok()
         .filter(|&d| has_data(d))?;
     let isbuy = word_flag(w, 3)?;
-    let size = word_finite(w, 4)?;
-    if let Num::Int(v) = size {
-        if v.get().unsigned_abs() > 1 << 53 {
-            return None;
-        }
-    }
     let exectype = u8::try_from(word_int(w, 5)?)
         .ok()
         .filter(|&e| e <= EXEC_HISTORICAL)?;
     let trailing = exectype == EXEC_STOPTRAIL || exectype == EXEC_STOPTRAILLIMIT;
-    let price = word_price(w, 6, trailing)?;
-    let pricelimit = word_price(w, 7, trailing)?;
-    let pclose = word_finite(w, 8)?;
-    let created_dt = word_finite(w, 9)?;
-    let valid = word_finite(w, 10)?;
-    let dteos = word_finite(w, 11)?;
-    let trailamount = word_finite(w, 12)?;
-    let trailpercent = word_finite(w, 13)?;
-    let limitoffset = word_number(w, 14)?;
+    // Each number: an `int`, or a `float` whose bits without the sign are below `limit`:
+    // `FINITE` for `_finite` (the size, words 8 to 13: not all ones in the exponent, i.e. not
+    // infinite nor NaN); for the prices, [`check_price`] then `_number`, the same but for a
+    // trailing stop, whose prices may be infinite (not NaN: one above); any for word 14
+    // (`_number`).
+    const ABS: u64 = !(1 << 63);
+    const FINITE: u64 = 0x7ff0_0000_0000_0000;
+    let price = FINITE + u64::from(trailing);
+    let mut ints = 0u16;
+    let mut num = |k: usize, limit: u64| -> Option<u64> {
+        match word(w, k)? {
+            (KIND_INT, payload) => {
+                ints |= 1 << (k - 4);
+                Some(payload)
+            }
+            (KIND_FLOAT, payload) if payload & ABS < limit => Some(payload),
+            _ => None,
+        }
+    };
+    let bits = [
+        num(4, FINITE)?,
+        0, // word 5, the exec type
+        num(6, price)?,
+        num(7, price)?,
+        num(8, FINITE)?,
+        num(9, FINITE)?,
+        num(10, FINITE)?,
+        num(11, FINITE)?,
+        num(12, FINITE)?,
+        num(13, FINITE)?,
+        num(14, u64::MAX)?,
+    ];
+    if ints & 1 << P_SIZE != 0 && (bits[P_SIZE] as i64).unsigned_abs() > 1 << 53 {
+        return None;
+    }
     let parent = word_ref(w, 15, &knows)?;
     let oco = word_ref(w, 16, &knows)?;
     let transmit = word_flag(w, 17)?;
@@ -1066,23 +1157,15 @@ fn submit_spec(
     if history && (notified || check || parent.is_some() || oco.is_some()) {
         return None;
     }
-    Some(OrderSpec {
+    Some(PackedSubmit {
         oref,
         data,
-        isbuy,
-        size,
-        exectype,
-        price,
-        pricelimit,
-        pclose,
-        created_dt,
-        valid,
-        dteos,
-        trailamount,
-        trailpercent,
-        limitoffset,
         parent,
         oco,
+        bits,
+        ints,
+        exectype,
+        isbuy,
         transmit,
         check,
         coc,
@@ -1124,12 +1207,12 @@ pub(crate) fn fused_tag(words: &[u8]) -> bool {
 /// `Core::step_fused`). The checks of [`fast_event`] in the same terms; `None` for anything
 /// else (nothing is said about it: the caller runs the checks of [`validate_into`]).
 #[inline(always)]
-pub(crate) fn fused_submit(core: &Core, words: &[u8]) -> Option<OrderSpec> {
+pub(crate) fn fused_submit(core: &Core, words: &[u8]) -> Option<PackedSubmit> {
     if word_int(words, 0)? != 2 {
         return None;
     }
     let w = <&[u8; SUBMIT_WORDS]>::try_from(words).ok()?;
-    submit_spec(w, |d| core.comm.contains(d), |r| core.knows_ref(r), false)
+    submit_check(w, |d| core.comm.contains(d), |r| core.knows_ref(r), false)
 }
 
 /// [`fused_submit`] of a cancel event: its `(ref, notified)`.
@@ -1185,6 +1268,176 @@ fn bar_of(words: &[u8], registered: &[usize], seen: &[bool]) -> Option<(usize, B
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// One packed word.
+    fn put(out: &mut Vec<u8>, kind: u8, payload: u64) {
+        out.push(kind);
+        out.extend_from_slice(&payload.to_le_bytes());
+    }
+
+    /// A number as its packed word.
+    fn put_num(out: &mut Vec<u8>, v: Num) {
+        match v {
+            Num::Int(i) => put(out, KIND_INT, i.get() as i64 as u64),
+            Num::Float(x) => put(out, KIND_FLOAT, x.to_bits()),
+        }
+    }
+
+    /// The packed words of the submit event of `spec`.
+    fn submit_words(spec: &OrderSpec) -> Vec<u8> {
+        let mut w = Vec::new();
+        put(&mut w, KIND_INT, 2);
+        put(&mut w, KIND_INT, spec.oref);
+        put(&mut w, KIND_INT, spec.data as u64);
+        put(&mut w, KIND_BOOL, u64::from(spec.isbuy));
+        put_num(&mut w, spec.size);
+        put(&mut w, KIND_INT, u64::from(spec.exectype));
+        for v in [
+            spec.price,
+            spec.pricelimit,
+            spec.pclose,
+            spec.created_dt,
+            spec.valid,
+            spec.dteos,
+            spec.trailamount,
+            spec.trailpercent,
+            spec.limitoffset,
+        ] {
+            put_num(&mut w, v);
+        }
+        for r in [spec.parent, spec.oco] {
+            put(&mut w, KIND_INT, r.map_or(u64::MAX, |r| r)); // -1: none
+        }
+        for b in [spec.transmit, spec.check, spec.coc, spec.notified] {
+            put(&mut w, KIND_BOOL, u64::from(b));
+        }
+        w
+    }
+
+    /// The slot and rare entry `Core::step_fused` writes for a submit are those
+    /// `Core::new_order` writes for the same event's `OrderSpec`: every exec type, `int` and
+    /// `float` numbers, with and without a valid, a parent, an oco, rare values.
+    #[test]
+    fn fused_slot_is_new_orders() {
+        use crate::comm::CommSpec;
+        use crate::event::Event;
+        let f = Num::Float;
+        let i = Num::int;
+        let mut core = Core::new(f(1e6), true, true, f(100.0)).expect("a valid core");
+        let comm = CommSpec::basic(true, true, f(0.001), f(1.0), f(0.0), f(0.0), f(1.0));
+        let base = OrderSpec {
+            oref: 1,
+            data: 0,
+            isbuy: true,
+            size: i(10),
+            exectype: 2,
+            price: f(100.0),
+            pricelimit: f(100.0),
+            pclose: f(99.5),
+            created_dt: f(738_000.5),
+            valid: f(0.0),
+            dteos: f(738_000.99),
+            trailamount: f(0.0),
+            trailpercent: f(0.0),
+            limitoffset: f(0.0),
+            parent: None,
+            oco: None,
+            transmit: false,
+            check: true,
+            coc: true,
+            notified: false,
+        };
+        core.apply(&[
+            Event::Data { data: 0, comm },
+            Event::Data { data: 3, comm },
+            Event::Submit(base),
+            Event::Submit(OrderSpec { oref: 2, ..base }),
+        ])
+        .expect("a valid start");
+        let sizes = [
+            i(10),
+            i(-7),
+            i(1 << 53),
+            i(-(1 << 53)),
+            f(2.5),
+            f(-0.25),
+            f(-0.0),
+        ];
+        let nums = [f(0.0), f(-0.0), i(0), i(-3), f(1.5), f(1e300)];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut fused = 0;
+        let mut rare = 0;
+        for round in 0..4000 {
+            let exectype = (round % 8) as u8;
+            let trailing = exectype == EXEC_STOPTRAIL || exectype == EXEC_STOPTRAILLIMIT;
+            let mut prices = nums.to_vec();
+            if trailing {
+                prices.push(f(f64::INFINITY));
+            }
+            let mut offsets = nums.to_vec();
+            offsets.extend([f(f64::NAN), f(f64::NEG_INFINITY)]);
+            let pick = |next: &mut dyn FnMut(usize) -> usize, from: &[Num]| {
+                // mostly the plain defaults
+                if next(3) == 0 {
+                    from[next(from.len())]
+                } else {
+                    from[0]
+                }
+            };
+            let notified = next(6) == 0;
+            let spec = OrderSpec {
+                oref: 10 + round,
+                data: [0, 3][next(2)],
+                isbuy: next(2) == 0,
+                size: sizes[next(sizes.len())],
+                exectype,
+                price: prices[next(prices.len())],
+                pricelimit: prices[next(prices.len())],
+                pclose: nums[next(nums.len())],
+                created_dt: nums[next(nums.len())],
+                valid: nums[next(nums.len())],
+                dteos: nums[next(nums.len())],
+                trailamount: pick(&mut next, &nums),
+                trailpercent: pick(&mut next, &nums),
+                limitoffset: pick(&mut next, &offsets),
+                parent: [None, Some(1)][usize::from(!notified) * next(2)],
+                oco: [None, Some(2), Some(1)][next(3)],
+                transmit: notified || next(2) == 0,
+                check: next(2) == 0,
+                coc: next(2) == 0,
+                notified,
+            };
+            let words = submit_words(&spec);
+            let packed = fused_submit(&core, &words).expect("a plainly valid submit");
+            fused += 1;
+            assert_eq!(packed.spec(), spec, "{round}: the spec");
+            let mut classic = core.clone();
+            let mut direct = core.clone();
+            let a = classic.new_order(&spec).expect("an order");
+            let b = direct.new_packed_order(&packed).expect("an order");
+            assert_eq!(a, b);
+            assert_eq!(
+                format!("{:?}", classic.orders[a]),
+                format!("{:?}", direct.orders[b]),
+                "{round}: the slots differ"
+            );
+            assert_eq!(classic.rare, direct.rare, "{round}: the rare values differ");
+            assert_eq!(
+                format!("{:?}", classic.wide),
+                format!("{:?}", direct.wide),
+                "{round}: the wide ints differ"
+            );
+            rare += usize::from(!packed.rare_is_default());
+        }
+        assert_eq!(fused, 4000);
+        assert!(rare > 500 && rare < 3500, "{rare} orders with rare values");
+    }
 
     /// `NewRefs` answers as a set, whatever the order of the refs.
     #[test]
