@@ -260,9 +260,10 @@ const _: () = assert!(size_of::<OrderSlot>() == 104 && align_of::<OrderSlot>() =
 // the fields read at every bar in the first 64 bytes
 const _: () = assert!(std::mem::offset_of!(OrderSlot, rare) == 60);
 
-/// The getter and setter of numbers of [`OrderSlot`].
+/// The getters of the numbers of [`OrderSlot`], and the setters of those that change after the
+/// order is created.
 macro_rules! numbers {
-    ($($field:ident, $set:ident, $tag:expr;)*) => {
+    ($($field:ident: $tag:expr $(, $set:ident)?;)*) => {
         $(
             #[doc = concat!("`", stringify!($field), "`.")]
             #[must_use]
@@ -271,28 +272,29 @@ macro_rules! numbers {
                 unpack(self.$field, self.tag($tag), wide)
             }
 
-            #[doc = concat!("Set `", stringify!($field), "`.")]
-            #[inline(always)]
-            #[allow(dead_code)]
-            pub(crate) fn $set(&mut self, v: Num, wide: &mut Wide) {
-                let (bits, tag) = self.repack(self.$field, $tag, v, wide);
-                self.$field = bits;
-                self.set_tag($tag, tag);
-            }
+            $(
+                #[doc = concat!("Set `", stringify!($field), "`.")]
+                #[inline(always)]
+                pub(crate) fn $set(&mut self, v: Num, wide: &mut Wide) {
+                    let (bits, tag) = self.repack(self.$field, $tag, v, wide);
+                    self.$field = bits;
+                    self.set_tag($tag, tag);
+                }
+            )?
         )*
     };
 }
 
 impl OrderSlot {
     numbers! {
-        remsize, set_remsize, Field::Remsize;
-        price, set_price, Field::Price;
-        pricelimit, set_pricelimit, Field::Pricelimit;
-        valid, set_valid, Field::Valid;
-        size, set_size, Field::Size;
-        pclose, set_pclose, Field::Pclose;
-        created_dt, set_created_dt, Field::CreatedDt;
-        dteos, set_dteos, Field::Dteos;
+        remsize: Field::Remsize, set_remsize;
+        price: Field::Price, set_price;
+        pricelimit: Field::Pricelimit, set_pricelimit;
+        valid: Field::Valid;
+        size: Field::Size;
+        pclose: Field::Pclose;
+        created_dt: Field::CreatedDt;
+        dteos: Field::Dteos;
     }
 
     #[inline(always)]
@@ -683,34 +685,29 @@ mod tests {
         assert_eq!(slot.remsize(&wide), Num::int(-(1 << 90)));
         assert!(wide.0.len() > entries);
         // and each setter sets its own tag only
-        let mut slot = OrderSlot::from_spec(&spec, NO_RARE, &mut wide);
-        slot.set_valid(Num::Float(2.0), &mut wide);
-        slot.set_size(Num::int(3), &mut wide);
-        slot.set_pclose(Num::int(i128::MAX), &mut wide);
-        slot.set_created_dt(Num::int(-4), &mut wide);
-        slot.set_dteos(Num::Float(-0.0), &mut wide);
-        let o = slot.order(&Rare::DEFAULT, &wide);
+        let fresh = OrderSlot::from_spec(&spec, NO_RARE, &mut wide);
+        let base = fresh.order(&Rare::DEFAULT, &wide);
+        let v = Num::Float(2.0);
+        let mut slot = fresh;
+        slot.set_remsize(v, &mut wide);
         assert_eq!(
-            [
-                o.remsize,
-                o.price,
-                o.pricelimit,
-                o.valid,
-                o.size,
-                o.pclose,
-                o.created_dt,
-                o.dteos
-            ],
-            [
-                spec.size,
-                spec.price,
-                spec.pricelimit,
-                Num::Float(2.0),
-                Num::int(3),
-                Num::int(i128::MAX),
-                Num::int(-4),
-                Num::Float(-0.0)
-            ]
+            slot.order(&Rare::DEFAULT, &wide),
+            Order { remsize: v, ..base }
+        );
+        let mut slot = fresh;
+        slot.set_price(v, &mut wide);
+        assert_eq!(
+            slot.order(&Rare::DEFAULT, &wide),
+            Order { price: v, ..base }
+        );
+        let mut slot = fresh;
+        slot.set_pricelimit(v, &mut wide);
+        assert_eq!(
+            slot.order(&Rare::DEFAULT, &wide),
+            Order {
+                pricelimit: v,
+                ..base
+            }
         );
     }
 
@@ -721,8 +718,11 @@ mod tests {
         assert!(!slot.expired(Num::Float(1e38), &wide));
         assert!(slot.expired(Num::Float(f64::MAX), &wide));
         assert!(!slot.expired(Num::int(i128::MAX), &wide));
-        let mut slot = slot;
-        slot.set_valid(Num::int(i128::from(i64::MAX) + 1), &mut wide);
+        let spec = OrderSpec {
+            valid: Num::int(i128::from(i64::MAX) + 1),
+            ..spec(Num::int(1))
+        };
+        let slot = OrderSlot::from_spec(&spec, NO_RARE, &mut wide);
         assert!(slot.expired(Num::int(i128::from(i64::MAX) + 2), &wide));
         assert!(!slot.expired(Num::int(i128::from(i64::MAX) + 1), &wide));
     }
