@@ -53,6 +53,70 @@ impl Position {
     // through memory was a fifth of its cost)
     #[inline(always)]
     pub fn update(&mut self, size: Num, price: Num) -> Result<(Num, Num, Num, Num), CoreError> {
+        // A float position filled at a float price (the usual case): every operation below
+        // has a float operand, so Python converts an int `size` to float first and computes
+        // in floats; only `opened`/`closed` keep the type of `size` (or are the int 0).
+        if let (Num::Float(old), Num::Float(avg), Num::Float(p)) = (self.size, self.price, price) {
+            let (opened, closed) = self.update_float(old, avg, size, p);
+            return Ok((self.size, self.price, opened, closed));
+        }
+        self.update_general(size, price)
+    }
+
+    /// [`Position::update`] of a float position (`size` `old`, price `avg`) at the float price
+    /// `price`: the same branches, each float operation as Python's (an int `size` converted
+    /// correctly rounded, as `int + float` does; the conversion keeps its sign, so the
+    /// comparisons of `size` with 0 are those of the int).
+    #[inline(always)]
+    #[allow(
+        clippy::float_cmp,
+        reason = "Python's truth value and comparisons of floats, exactly"
+    )]
+    fn update_float(&mut self, old: f64, avg: f64, size: Num, price: f64) -> (Num, Num) {
+        let s = size.to_f64();
+        // self.size += size
+        let new = old + s;
+        self.size = Num::Float(new);
+        if new == 0.0 {
+            // not self.size: opened, closed = 0, size; self.price = 0.0
+            self.price = FZERO;
+            (ZERO, size)
+        } else if old == 0.0 {
+            // not oldsize: opened, closed = size, 0; self.price = price
+            self.price = Num::Float(price);
+            (size, ZERO)
+        } else if old > 0.0 {
+            if s > 0.0 {
+                // opened, closed = size, 0
+                // self.price = (self.price * oldsize + size * price) / self.size
+                self.price = Num::Float((avg * old + s * price) / new);
+                (size, ZERO)
+            } else if new > 0.0 {
+                // opened, closed = 0, size
+                (ZERO, size)
+            } else {
+                // opened, closed = self.size, -oldsize; self.price = price
+                self.price = Num::Float(price);
+                (Num::Float(new), Num::Float(-old))
+            }
+        } else if s < 0.0 {
+            // opened, closed = size, 0
+            // self.price = (self.price * oldsize + size * price) / self.size
+            self.price = Num::Float((avg * old + s * price) / new);
+            (size, ZERO)
+        } else if new < 0.0 {
+            // opened, closed = 0, size
+            (ZERO, size)
+        } else {
+            // opened, closed = self.size, -oldsize; self.price = price
+            self.price = Num::Float(price);
+            (Num::Float(new), Num::Float(-old))
+        }
+    }
+
+    /// [`Position::update`] for any operand types.
+    #[inline(always)]
+    fn update_general(&mut self, size: Num, price: Num) -> Result<(Num, Num, Num, Num), CoreError> {
         let oldsize = self.size;
         self.size = self.size.plus(size)?;
         let opened;
@@ -285,6 +349,71 @@ mod tests {
                 day: 0,
             }
         );
+    }
+
+    /// Edge values for the fast paths: signed zeros, subnormals, infinities, NaN, huge and
+    /// small ints, ints beyond 2**53 and at the ends of the `i128` range.
+    pub(crate) fn edge_nums() -> Vec<Num> {
+        let mut out = vec![
+            f(0.0),
+            f(-0.0),
+            f(1.0),
+            f(-1.0),
+            f(2.5),
+            f(-3.75),
+            f(100.125),
+            f(1e-310),
+            f(-1e-310),
+            f(f64::MIN_POSITIVE),
+            f(f64::MAX),
+            f(-f64::MAX),
+            f(f64::INFINITY),
+            f(f64::NEG_INFINITY),
+            f(f64::NAN),
+            f(-f64::NAN),
+            f(0.1),
+            f(9_007_199_254_740_993.0),
+        ];
+        for v in [
+            0,
+            1,
+            -1,
+            3,
+            -7,
+            1 << 53,
+            (1 << 53) + 1,
+            -(1 << 53) - 1,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            (1 << 100) + 12_345,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            out.push(i(v));
+        }
+        out
+    }
+
+    #[test]
+    fn the_float_update_is_the_general_one() {
+        let nums = edge_nums();
+        let floats: Vec<Num> = nums.iter().copied().filter(|n| !n.is_int()).collect();
+        for &old in &floats {
+            for &avg in &floats {
+                for &size in &nums {
+                    for &price in &floats {
+                        let start = Position::new(old, avg);
+                        let mut fast = start;
+                        let mut general = start;
+                        let a = fast.update(size, price).unwrap();
+                        let b = general.update_general(size, price).unwrap();
+                        let what = format!("{old} {avg} + {size} at {price}");
+                        assert_eq!(a, b, "{what}");
+                        assert_eq!(fast, general, "{what}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
