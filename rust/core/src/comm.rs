@@ -385,6 +385,115 @@ impl Comm<'_> {
     }
 }
 
+/// The numbers of a scheme whose formulas all compute in floats: no method overridden, every
+/// number a float and a non-zero leverage (dividing by it cannot fail). With a float price and
+/// a size converted by [`Num::small_f64`], each formula below is the method's, operation for
+/// operation (Python converts the int operand of an `int op float` first, exactly here).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FloatComm {
+    pub stocklike: bool,
+    pub perc: bool,
+    pub commission: f64,
+    pub mult: f64,
+    pub margin: f64,
+    pub automargin: f64,
+    pub leverage: f64,
+}
+
+#[allow(
+    clippy::float_cmp,
+    reason = "Python's truth value and comparisons of floats, exactly"
+)]
+impl FloatComm {
+    /// `get_margin(price)`:
+    /// `margin if not automargin else price * mult if automargin < 0 else price * automargin`.
+    #[inline(always)]
+    pub fn get_margin(&self, price: f64) -> f64 {
+        if self.automargin == 0.0 {
+            self.margin
+        } else if self.automargin < 0.0 {
+            price * self.mult
+        } else {
+            price * self.automargin
+        }
+    }
+
+    /// `getoperationcost(size, price)` of `abs_size = abs(size)`:
+    /// `abs(size) * get_margin(price)` (futures), `abs(size) * price` (stocks).
+    #[inline(always)]
+    pub fn getoperationcost(&self, abs_size: f64, price: f64) -> f64 {
+        if !self.stocklike {
+            return abs_size * self.get_margin(price);
+        }
+        abs_size * price
+    }
+
+    /// `getvaluesize(size, price)`:
+    /// `abs(size) * get_margin(price)` (futures), `size * price` (stocks).
+    #[inline(always)]
+    pub fn getvaluesize(&self, size: f64, price: f64) -> f64 {
+        if !self.stocklike {
+            return size.abs() * self.get_margin(price);
+        }
+        size * price
+    }
+
+    /// `getcommission(size, price)` (`_getcommission`) of `abs_size = abs(size)`:
+    /// `abs(size) * commission * price` (percent), `abs(size) * commission` (fixed).
+    #[inline(always)]
+    pub fn getcommission(&self, abs_size: f64, price: f64) -> f64 {
+        if self.perc {
+            return abs_size * self.commission * price;
+        }
+        abs_size * self.commission
+    }
+
+    /// `profitandloss(size, price, newprice)`: `size * (newprice - price) * mult`.
+    #[inline(always)]
+    pub fn profitandloss(&self, size: f64, price: f64, newprice: f64) -> f64 {
+        size * (newprice - price) * self.mult
+    }
+
+    /// `opencash` of a value: `value / get_leverage()` when `value > 0`, else `value`.
+    #[inline(always)]
+    pub fn levered(&self, value: f64) -> f64 {
+        if value > 0.0 {
+            value / self.leverage
+        } else {
+            value
+        }
+    }
+}
+
+impl Comm<'_> {
+    /// The scheme as a [`FloatComm`], if its formulas all compute in floats.
+    #[inline(always)]
+    pub fn floats(&self) -> Option<FloatComm> {
+        let s = self.spec;
+        if s.overrides != 0 {
+            return None;
+        }
+        match (s.commission, s.mult, s.margin, s.automargin, s.leverage) {
+            (
+                Num::Float(commission),
+                Num::Float(mult),
+                Num::Float(margin),
+                Num::Float(automargin),
+                Num::Float(leverage),
+            ) if leverage != 0.0 => Some(FloatComm {
+                stocklike: s.stocklike,
+                perc: s.perc,
+                commission,
+                mult,
+                margin,
+                automargin,
+                leverage,
+            }),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,5 +597,133 @@ mod tests {
                 .unwrap(),
             Num::Float(0.0)
         );
+    }
+
+    /// `Num::Float` of a fast formula's result against the general method's, bit for bit.
+    fn same(fast: f64, general: Result<Num, CoreError>, what: &str) {
+        assert_eq!(Num::Float(fast), general.unwrap(), "{what}");
+    }
+
+    #[test]
+    fn the_float_formulas_are_the_general_ones() {
+        let nums = crate::num::edge_nums();
+        let floats: Vec<f64> = nums
+            .iter()
+            .filter_map(|n| match n {
+                Num::Float(v) => Some(*v),
+                Num::Int(_) => None,
+            })
+            .collect();
+        let sizes: Vec<(Num, f64)> = nums
+            .iter()
+            .filter_map(|&n| n.small_f64().map(|v| (n, v)))
+            .collect();
+        let mut h = NoHooks;
+        let picks = [0.0, -0.0, 2.0, -1.5, 0.1, f64::NAN, f64::INFINITY, 1e-310];
+        let mut schemes = 0;
+        for stocklike in [true, false] {
+            for perc in [true, false] {
+                for &commission in &[0.001, 2.0, -0.0, f64::NAN] {
+                    for &automargin in &picks {
+                        for &leverage in &[1.0, 2.5, -0.0, f64::NAN, 1e-310] {
+                            let spec = CommSpec::basic(
+                                stocklike,
+                                perc,
+                                Num::Float(commission),
+                                Num::Float(10.0),
+                                Num::Float(500.0),
+                                Num::Float(automargin),
+                                Num::Float(leverage),
+                            );
+                            let comm = Comm {
+                                data: 0,
+                                spec: &spec,
+                            };
+                            let Some(fc) = comm.floats() else {
+                                assert!(leverage == 0.0);
+                                continue;
+                            };
+                            schemes += 1;
+                            for &(size, s) in &sizes {
+                                for &price in &floats {
+                                    let p = Num::Float(price);
+                                    let w = format!("{spec:?} {size} {price}");
+                                    same(
+                                        fc.getoperationcost(s.abs(), price),
+                                        comm.getoperationcost(&mut h, size, p),
+                                        &w,
+                                    );
+                                    same(
+                                        fc.getvaluesize(s, price),
+                                        comm.getvaluesize(&mut h, size, p),
+                                        &w,
+                                    );
+                                    same(
+                                        fc.getcommission(s.abs(), price),
+                                        comm.getcommission(&mut h, size, p),
+                                        &w,
+                                    );
+                                    same(
+                                        fc.profitandloss(s, price, 3.25),
+                                        comm.profitandloss(&mut h, size, p, Num::Float(3.25)),
+                                        &w,
+                                    );
+                                    same(fc.get_margin(price), comm.get_margin(&mut h, p), &w);
+                                }
+                            }
+                            for &value in &floats {
+                                let v = Num::Float(value);
+                                let general = if v.gt(ZERO) {
+                                    v.over(comm.get_leverage(&mut h).unwrap())
+                                } else {
+                                    Ok(v)
+                                };
+                                same(fc.levered(value), general, "levered");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(schemes > 100);
+        // no fast path for an override, an int number or a zero leverage
+        let mut spec = CommSpec::basic(
+            true,
+            true,
+            Num::Float(0.001),
+            Num::Float(1.0),
+            Num::Float(0.0),
+            Num::Float(0.0),
+            Num::Float(1.0),
+        );
+        assert!(Comm {
+            data: 0,
+            spec: &spec
+        }
+        .floats()
+        .is_some());
+        spec.overrides = OV_GETCOMM_;
+        assert!(Comm {
+            data: 0,
+            spec: &spec
+        }
+        .floats()
+        .is_none());
+        spec.overrides = 0;
+        spec.mult = Num::int(1);
+        assert!(Comm {
+            data: 0,
+            spec: &spec
+        }
+        .floats()
+        .is_none());
+        spec.mult = Num::Float(1.0);
+        spec.leverage = Num::Float(0.0);
+        assert!(Comm {
+            data: 0,
+            spec: &spec
+        }
+        .floats()
+        .is_none());
     }
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use crate::hashing::FastMap;
 
-use crate::comm::{Comm, CommSpec};
+use crate::comm::{Comm, CommSpec, FloatComm};
 use crate::error::{CoreError, ErrValue, Origin};
 use crate::event::{
     Bar, Config, Event, Execution, OrderSpec, Record, State, EXEC_CLOSE, EXEC_HISTORICAL,
@@ -131,6 +131,21 @@ struct Ctx<'a, 'h> {
 
 /// How many position slots `check_submitted` keeps its clones of on the stack.
 const NEAR_SLOTS: usize = 8;
+
+/// The money of a fill computed in floats ([`Core::fill_floats`]).
+struct FloatFill {
+    pnl: f64,
+    closedvalue: f64,
+    closedcomm: f64,
+    openedvalue: f64,
+    openedcomm: f64,
+    /// The opening did not fit the cash (`opened` becomes `0`, its value and commission `0.0`).
+    margin: bool,
+    /// The core's new cash, if the fill writes it.
+    cash: Option<f64>,
+    /// The position's adjustment base becomes the price.
+    adjbase: bool,
+}
 
 const MISSING_COMM: CoreError = CoreError::Internal("no commission scheme for a data");
 const MISSING_OCO: CoreError = CoreError::Internal("an order without OCO entry");
@@ -1043,6 +1058,19 @@ impl Core {
             order.price(&self.wide)
         };
         let (_, _, opened, closed) = position.update(order.remsize(&self.wide), price)?;
+        // Schemes of float numbers without overrides, float cash and price, sizes within
+        // 2**53: every formula below computes in floats (and none can fail), as in Python.
+        let floats = match comm.spec.compensate {
+            None => comm.floats().map(|fc| (fc, fc)),
+            Some(_) => comm.floats().zip(cinfocomp.floats()),
+        };
+        if let (Some((fc, fcomp)), Num::Float(cash), Num::Float(price), Some(o), Some(c)) =
+            (floats, cash, price, opened.small_f64(), closed.small_f64())
+        {
+            return Ok(Num::Float(
+                self.pseudo_execute_floats(fc, fcomp, cash, price, o, c),
+            ));
+        }
         if closed.truthy() {
             let closedvalue = if self.config.shortcash {
                 comm.getvaluesize(h, closed.negated()?, price)?
@@ -1071,6 +1099,53 @@ impl Core {
             cash = cash.minus(cinfocomp.getcommission(h, opened, price)?)?;
         }
         Ok(cash)
+    }
+
+    /// [`Core::pseudo_execute`] after the update, all in floats: `comm` the order's scheme,
+    /// `comp` the one of its opening commission, `opened`/`closed` the sizes as floats.
+    #[inline(always)]
+    #[allow(clippy::float_cmp, reason = "Python's truth value of a float, exactly")]
+    fn pseudo_execute_floats(
+        &self,
+        comm: FloatComm,
+        comp: FloatComm,
+        mut cash: f64,
+        price: f64,
+        opened: f64,
+        closed: f64,
+    ) -> f64 {
+        // if closed:
+        if closed != 0.0 {
+            // closedvalue = comm.getvaluesize(-closed, price) if shortcash
+            //               else comm.getoperationcost(closed, price)
+            let closedvalue = if self.config.shortcash {
+                comm.getvaluesize(-closed, price)
+            } else {
+                comm.getoperationcost(closed.abs(), price)
+            };
+            // closecash = closedvalue; if closedvalue > 0: closecash /= comm.get_leverage()
+            let closecash = comm.levered(closedvalue);
+            // cash += closecash + 0 * comm.stocklike   (float + int 0: + 0.0)
+            cash += closecash + 0.0;
+            // cash -= comm.getcommission(closed, price)
+            cash -= comm.getcommission(closed.abs(), price);
+        }
+        // if opened:
+        if opened != 0.0 {
+            // openedvalue = comm.getvaluesize(opened, price) if shortcash
+            //               else comm.getoperationcost(opened, price)
+            let openedvalue = if self.config.shortcash {
+                comm.getvaluesize(opened, price)
+            } else {
+                comm.getoperationcost(opened.abs(), price)
+            };
+            // opencash = openedvalue; if openedvalue > 0: opencash /= comm.get_leverage()
+            // cash -= opencash
+            cash -= comm.levered(openedvalue);
+            // cash -= cinfocomp.getcommission(opened, price)
+            cash -= comp.getcommission(opened.abs(), price);
+        }
+        cash
     }
 
     // -- BackBroker._try_exec and the matching rules ------------------------------------------
@@ -1418,65 +1493,116 @@ impl Core {
         let position = *self.positions.at(slot).1;
         let pprice_orig = position.price;
         let (psize, pprice, mut opened, closed) = position.fresh_clone().update(size, price)?;
-        let pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
-        let mut cash = self.cash;
-
+        let popened = opened;
+        let pnl;
         let closedvalue;
         let mut closedcomm;
-        if closed.truthy() {
-            closedvalue = if shortcash {
-                comm.getvaluesize(h, closed.negated()?, pprice_orig)?
-            } else {
-                comm.getoperationcost(h, closed, pprice_orig)?
-            };
-            let mut closecash = closedvalue;
-            if closedvalue.gt(ZERO) {
-                closecash = closecash.over(comm.get_leverage(h)?)?;
-            }
-            // cash += closecash + pnl * comm.stocklike
-            cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.spec.stocklike))?)?)?;
-            closedcomm = comm.getcommission(h, closed, price)?;
-            cash = cash.minus(closedcomm)?;
-            let adjbase = self.positions.at(slot).1.adjbase;
-            cash = cash.plus(comm.cashadjust(h, closed.negated()?, adjbase, price)?)?;
-            self.cash = cash;
-        } else {
-            closedvalue = FZERO;
-            closedcomm = FZERO;
-        }
-
-        let popened = opened;
         let mut openedvalue;
         let mut openedcomm;
-        if opened.truthy() {
-            openedvalue = if shortcash {
-                comm.getvaluesize(h, opened, price)?
-            } else {
-                comm.getoperationcost(h, opened, price)?
-            };
-            let mut opencash = openedvalue;
-            if openedvalue.gt(ZERO) {
-                opencash = opencash.over(comm.get_leverage(h)?)?;
-            }
-            cash = cash.minus(opencash)?;
-            openedcomm = cinfocomp.getcommission(h, opened, price)?;
-            cash = cash.minus(openedcomm)?;
-            if cash.lt(FZERO) {
+        // Schemes of float numbers without overrides, float cash and prices, sizes within
+        // 2**53 (and a float adjustment base for futures): the formulas below in floats,
+        // none of them can fail (`fill_floats`).
+        let floats = match comm.spec.compensate {
+            None => comm.floats().map(|fc| (fc, fc)),
+            Some(_) => comm.floats().zip(cinfocomp.floats()),
+        };
+        let adjbase = match position.adjbase {
+            Some(Num::Float(v)) => Some(v),
+            _ => None,
+        };
+        let floats = floats.filter(|(fc, _)| fc.stocklike || adjbase.is_some());
+        if let (
+            Some((fc, fcomp)),
+            Num::Float(price_f),
+            Num::Float(pprice_f),
+            Num::Float(cash_f),
+            Some(c),
+            Some(o),
+            Some(ps),
+        ) = (
+            floats,
+            price,
+            pprice_orig,
+            self.cash,
+            closed.small_f64(),
+            opened.small_f64(),
+            psize.small_f64(),
+        ) {
+            // -closed: -0 is 0 for an int, -0.0 for a float
+            let neg_closed = if closed.is_int() { -c + 0.0 } else { -c };
+            let fill = Core::fill_floats(
+                shortcash, fc, fcomp, price_f, pprice_f, cash_f, neg_closed, c, o, ps, adjbase,
+            );
+            pnl = Num::Float(fill.pnl);
+            closedvalue = Num::Float(fill.closedvalue);
+            closedcomm = Num::Float(fill.closedcomm);
+            openedvalue = Num::Float(fill.openedvalue);
+            openedcomm = Num::Float(fill.openedcomm);
+            if fill.margin {
                 opened = ZERO;
-                openedvalue = FZERO;
-                openedcomm = FZERO;
-            } else {
-                if psize.absolute()?.gt(opened.absolute()?) {
-                    let adjbase = self.positions.at(slot).1.adjbase;
-                    cash =
-                        cash.plus(comm.cashadjust(h, psize.minus(opened)?, adjbase, price)?)?;
-                }
+            }
+            if fill.adjbase {
                 self.positions.at_mut(slot).adjbase = Some(price);
-                self.cash = cash;
+            }
+            if let Some(cash) = fill.cash {
+                self.cash = Num::Float(cash);
             }
         } else {
-            openedvalue = FZERO;
-            openedcomm = FZERO;
+            pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
+            let mut cash = self.cash;
+
+            if closed.truthy() {
+                closedvalue = if shortcash {
+                    comm.getvaluesize(h, closed.negated()?, pprice_orig)?
+                } else {
+                    comm.getoperationcost(h, closed, pprice_orig)?
+                };
+                let mut closecash = closedvalue;
+                if closedvalue.gt(ZERO) {
+                    closecash = closecash.over(comm.get_leverage(h)?)?;
+                }
+                // cash += closecash + pnl * comm.stocklike
+                cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.spec.stocklike))?)?)?;
+                closedcomm = comm.getcommission(h, closed, price)?;
+                cash = cash.minus(closedcomm)?;
+                let adjbase = self.positions.at(slot).1.adjbase;
+                cash = cash.plus(comm.cashadjust(h, closed.negated()?, adjbase, price)?)?;
+                self.cash = cash;
+            } else {
+                closedvalue = FZERO;
+                closedcomm = FZERO;
+            }
+
+            if opened.truthy() {
+                openedvalue = if shortcash {
+                    comm.getvaluesize(h, opened, price)?
+                } else {
+                    comm.getoperationcost(h, opened, price)?
+                };
+                let mut opencash = openedvalue;
+                if openedvalue.gt(ZERO) {
+                    opencash = opencash.over(comm.get_leverage(h)?)?;
+                }
+                cash = cash.minus(opencash)?;
+                openedcomm = cinfocomp.getcommission(h, opened, price)?;
+                cash = cash.minus(openedcomm)?;
+                if cash.lt(FZERO) {
+                    opened = ZERO;
+                    openedvalue = FZERO;
+                    openedcomm = FZERO;
+                } else {
+                    if psize.absolute()?.gt(opened.absolute()?) {
+                        let adjbase = self.positions.at(slot).1.adjbase;
+                        cash =
+                            cash.plus(comm.cashadjust(h, psize.minus(opened)?, adjbase, price)?)?;
+                    }
+                    self.positions.at_mut(slot).adjbase = Some(price);
+                    self.cash = cash;
+                }
+            } else {
+                openedvalue = FZERO;
+                openedcomm = FZERO;
+            }
         }
 
         let execsize = closed.plus(opened)?;
@@ -1544,6 +1670,102 @@ impl Core {
             self.bracketize(idx, cx.records, true)?;
         }
         Ok(())
+    }
+
+    /// The money of a fill in floats (the float part of [`Core::execute`], between the update
+    /// of the position's clone and `execsize`): `comm` the data's scheme, `comp` the one of
+    /// the opening commission, `cash` the core's, `closed`, `opened`, `psize` the update's
+    /// sizes and `neg_closed` `-closed` as floats, `adjbase` the position's float adjustment
+    /// base (`Some` for futures). The caller writes the cash and the adjustment base it
+    /// returns (where Python writes them: their values do not depend on the order).
+    #[inline(always)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the numbers of the fill, unpacked once by the caller"
+    )]
+    fn fill_floats(
+        shortcash: bool,
+        comm: FloatComm,
+        comp: FloatComm,
+        price: f64,
+        pprice_orig: f64,
+        mut cash: f64,
+        neg_closed: f64,
+        closed: f64,
+        opened: f64,
+        psize: f64,
+        adjbase: Option<f64>,
+    ) -> FloatFill {
+        // cashadjust(size, position.adjbase, price): 0.0 for stocks,
+        // size * (newprice - price) * mult for futures
+        let cashadjust = |size: f64| match adjbase {
+            Some(base) if !comm.stocklike => size * (price - base) * comm.mult,
+            _ => 0.0,
+        };
+        // pnl = comm.profitandloss(-closed, pprice_orig, price)
+        let pnl = comm.profitandloss(neg_closed, pprice_orig, price);
+        let mut fill = FloatFill {
+            pnl,
+            closedvalue: 0.0,
+            closedcomm: 0.0,
+            openedvalue: 0.0,
+            openedcomm: 0.0,
+            margin: false,
+            cash: None,
+            adjbase: false,
+        };
+        // if closed:
+        if closed != 0.0 {
+            // closedvalue = comm.getvaluesize(-closed, pprice_orig) if shortcash
+            //               else comm.getoperationcost(closed, pprice_orig)
+            fill.closedvalue = if shortcash {
+                comm.getvaluesize(neg_closed, pprice_orig)
+            } else {
+                comm.getoperationcost(closed.abs(), pprice_orig)
+            };
+            // closecash = closedvalue; if closedvalue > 0: closecash /= comm.get_leverage()
+            let closecash = comm.levered(fill.closedvalue);
+            // cash += closecash + pnl * comm.stocklike   (float * bool: * 1.0 or * 0.0)
+            cash += closecash + pnl * f64::from(u8::from(comm.stocklike));
+            // closedcomm = comm.getcommission(closed, price); cash -= closedcomm
+            fill.closedcomm = comm.getcommission(closed.abs(), price);
+            cash -= fill.closedcomm;
+            // cash += comm.cashadjust(-closed, position.adjbase, price)
+            cash += cashadjust(neg_closed);
+            fill.cash = Some(cash);
+        }
+        // if opened:
+        if opened != 0.0 {
+            // openedvalue = comm.getvaluesize(opened, price) if shortcash
+            //               else comm.getoperationcost(opened, price)
+            let openedvalue = if shortcash {
+                comm.getvaluesize(opened, price)
+            } else {
+                comm.getoperationcost(opened.abs(), price)
+            };
+            // opencash = openedvalue; if openedvalue > 0: opencash /= comm.get_leverage()
+            // cash -= opencash
+            cash -= comm.levered(openedvalue);
+            // openedcomm = cinfocomp.getcommission(opened, price); cash -= openedcomm
+            let openedcomm = comp.getcommission(opened.abs(), price);
+            cash -= openedcomm;
+            // if cash < 0: opened = 0; openedvalue = openedcomm = 0.0
+            if cash < 0.0 {
+                fill.margin = true;
+            } else {
+                fill.openedvalue = openedvalue;
+                fill.openedcomm = openedcomm;
+                // if abs(psize) > abs(opened):
+                //     cash += comm.cashadjust(psize - opened, position.adjbase, price)
+                // (an int difference of ints within 2**53 rounds to the float difference)
+                if psize.abs() > opened.abs() {
+                    cash += cashadjust(psize - opened);
+                }
+                fill.adjbase = true;
+                fill.cash = Some(cash);
+            }
+        }
+        fill
     }
 
     // -- BackBroker._get_value ---------------------------------------------------------------

@@ -236,6 +236,22 @@ impl Num {
         self.v().to_f64()
     }
 
+    /// The float an operation with a float operand computes with (Python converts an `int`
+    /// first), when that conversion is exact and `abs`/`-` of the `int` cannot overflow: a
+    /// `float`, or an `int` within 2**53. `None` for other ints (the general path's).
+    #[must_use]
+    #[inline(always)]
+    pub fn small_f64(self) -> Option<f64> {
+        match self {
+            Num::Float(v) => Some(v),
+            Num::Int(v) => {
+                let v = v.get();
+                // (through i64: a single instruction; i128 -> f64 is a software routine)
+                is_small(v).then_some(v as i64 as f64)
+            }
+        }
+    }
+
     /// Python's truth value (`bool(x)`): non-zero; a NaN is true.
     #[must_use]
     #[inline(always)]
@@ -556,6 +572,50 @@ fn int_truediv(a: i128, b: i128) -> f64 {
 }
 
 #[cfg(test)]
+/// Edge values for the fast paths: signed zeros, subnormals, infinities, NaN, huge and
+/// small ints, ints beyond 2**53 and at the ends of the `i128` range.
+pub(crate) fn edge_nums() -> Vec<Num> {
+    let mut out = vec![
+        Num::Float(0.0),
+        Num::Float(-0.0),
+        Num::Float(1.0),
+        Num::Float(-1.0),
+        Num::Float(2.5),
+        Num::Float(-3.75),
+        Num::Float(100.125),
+        Num::Float(1e-310),
+        Num::Float(-1e-310),
+        Num::Float(f64::MIN_POSITIVE),
+        Num::Float(f64::MAX),
+        Num::Float(-f64::MAX),
+        Num::Float(f64::INFINITY),
+        Num::Float(f64::NEG_INFINITY),
+        Num::Float(f64::NAN),
+        Num::Float(-f64::NAN),
+        Num::Float(0.1),
+        Num::Float(9_007_199_254_740_994.0),
+    ];
+    for v in [
+        0,
+        1,
+        -1,
+        3,
+        -7,
+        1 << 53,
+        (1 << 53) + 1,
+        -(1 << 53) - 1,
+        i128::from(i64::MAX),
+        i128::from(i64::MIN),
+        (1 << 100) + 12_345,
+        i128::MAX,
+        i128::MIN,
+    ] {
+        out.push(Num::int(v));
+    }
+    out
+}
+
+#[cfg(test)]
 #[allow(
     clippy::float_cmp,
     reason = "exact float results are the point of these tests"
@@ -679,6 +739,25 @@ mod tests {
         }
         assert!(i(two53 + 1).gt(f(9_007_199_254_740_992.0)));
         assert!(f(-0.0).ge(i(0)) && f(-0.0).le(i(0)));
+    }
+
+    #[test]
+    fn small_f64_is_the_conversion_of_python_within_2_53() {
+        for n in edge_nums() {
+            match (n, n.small_f64()) {
+                (Num::Float(v), got) => assert_eq!(got.map(f64::to_bits), Some(v.to_bits())),
+                (Num::Int(v), Some(got)) => {
+                    assert!(is_small(v.get()), "{n}");
+                    assert_eq!(got.to_bits(), n.to_f64().to_bits(), "{n}");
+                    // the float of -x and abs(x) are those of the int's (-0 is 0)
+                    let neg = n.negated().unwrap().to_f64();
+                    assert_eq!((-got + 0.0).to_bits(), neg.to_bits(), "{n}");
+                    let abs = n.absolute().unwrap().to_f64();
+                    assert_eq!(got.abs().to_bits(), abs.to_bits(), "{n}");
+                }
+                (Num::Int(v), None) => assert!(!is_small(v.get()), "{n}"),
+            }
+        }
     }
 
     #[test]

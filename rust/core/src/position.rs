@@ -351,52 +351,9 @@ mod tests {
         );
     }
 
-    /// Edge values for the fast paths: signed zeros, subnormals, infinities, NaN, huge and
-    /// small ints, ints beyond 2**53 and at the ends of the `i128` range.
-    pub(crate) fn edge_nums() -> Vec<Num> {
-        let mut out = vec![
-            f(0.0),
-            f(-0.0),
-            f(1.0),
-            f(-1.0),
-            f(2.5),
-            f(-3.75),
-            f(100.125),
-            f(1e-310),
-            f(-1e-310),
-            f(f64::MIN_POSITIVE),
-            f(f64::MAX),
-            f(-f64::MAX),
-            f(f64::INFINITY),
-            f(f64::NEG_INFINITY),
-            f(f64::NAN),
-            f(-f64::NAN),
-            f(0.1),
-            f(9_007_199_254_740_993.0),
-        ];
-        for v in [
-            0,
-            1,
-            -1,
-            3,
-            -7,
-            1 << 53,
-            (1 << 53) + 1,
-            -(1 << 53) - 1,
-            i128::from(i64::MAX),
-            i128::from(i64::MIN),
-            (1 << 100) + 12_345,
-            i128::MAX,
-            i128::MIN,
-        ] {
-            out.push(i(v));
-        }
-        out
-    }
-
     #[test]
     fn the_float_update_is_the_general_one() {
-        let nums = edge_nums();
+        let nums = crate::num::edge_nums();
         let floats: Vec<Num> = nums.iter().copied().filter(|n| !n.is_int()).collect();
         for &old in &floats {
             for &avg in &floats {
