@@ -1057,20 +1057,36 @@ impl Core {
         } else {
             order.price(&self.wide)
         };
-        let (_, _, opened, closed) = position.update(order.remsize(&self.wide), price)?;
-        // Schemes of float numbers without overrides, float cash and price, sizes within
-        // 2**53: every formula below computes in floats (and none can fail), as in Python.
+        let remsize = order.remsize(&self.wide);
+        // Schemes of float numbers without overrides, float cash, price and position, a size
+        // within 2**53: the update and every formula below compute in floats (and none can
+        // fail), as in Python.
         let floats = match comm.spec.compensate {
             None => comm.floats().map(|fc| (fc, fc)),
             Some(_) => comm.floats().zip(cinfocomp.floats()),
         };
-        if let (Some((fc, fcomp)), Num::Float(cash), Num::Float(price), Some(o), Some(c)) =
-            (floats, cash, price, opened.small_f64(), closed.small_f64())
-        {
+        if let (
+            Some((fc, fcomp)),
+            Num::Float(cash),
+            Num::Float(price),
+            Num::Float(old),
+            Num::Float(avg),
+            Some(s),
+        ) = (
+            floats,
+            cash,
+            price,
+            position.size,
+            position.price,
+            remsize.small_f64(),
+        ) {
+            // _, _, opened, closed = position.update(order.remsize, price) (as floats)
+            let (_, _, o, c, _) = position.update_floats(old, avg, s, price).sizes(remsize, s);
             return Ok(Num::Float(
                 self.pseudo_execute_floats(fc, fcomp, cash, price, o, c),
             ));
         }
+        let (_, _, opened, closed) = position.update(remsize, price)?;
         if closed.truthy() {
             let closedvalue = if self.config.shortcash {
                 comm.getvaluesize(h, closed.negated()?, price)?
@@ -1492,16 +1508,19 @@ impl Core {
         let h = &mut *cx.hooks;
         let position = *self.positions.at(slot).1;
         let pprice_orig = position.price;
-        let (psize, pprice, mut opened, closed) = position.fresh_clone().update(size, price)?;
-        let popened = opened;
+        let psize;
+        let pprice;
+        let mut opened;
+        let closed;
+        let popened;
         let pnl;
         let closedvalue;
         let mut closedcomm;
         let mut openedvalue;
         let mut openedcomm;
-        // Schemes of float numbers without overrides, float cash and prices, sizes within
-        // 2**53 (and a float adjustment base for futures): the formulas below in floats,
-        // none of them can fail (`fill_floats`).
+        // Schemes of float numbers without overrides, float cash, prices and position, a size
+        // within 2**53 (and a float adjustment base for futures): the update and the formulas
+        // below in floats, none of them can fail (`update_floats`, `fill_floats`).
         let floats = match comm.spec.compensate {
             None => comm.floats().map(|fc| (fc, fc)),
             Some(_) => comm.floats().zip(cinfocomp.floats()),
@@ -1516,20 +1535,26 @@ impl Core {
             Num::Float(price_f),
             Num::Float(pprice_f),
             Num::Float(cash_f),
-            Some(c),
-            Some(o),
-            Some(ps),
+            Num::Float(old),
+            Some(s),
         ) = (
             floats,
             price,
             pprice_orig,
             self.cash,
-            closed.small_f64(),
-            opened.small_f64(),
-            psize.small_f64(),
+            position.size,
+            size.small_f64(),
         ) {
-            // -closed: -0 is 0 for an int, -0.0 for a float
-            let neg_closed = if closed.is_int() { -c + 0.0 } else { -c };
+            // psize, pprice, opened, closed = position.clone().update(size, price)
+            let mut clone = position.fresh_clone();
+            let moved = clone.update_floats(old, pprice_f, s, price_f);
+            (psize, pprice) = (clone.size, clone.price);
+            // (psize as a float: the clone's `self.size += size`)
+            let ps = old + s;
+            // opened and closed as the update returns them, as floats, and -closed
+            let (o, c, neg_closed);
+            (opened, closed, o, c, neg_closed) = moved.sizes(size, s);
+            popened = opened;
             let fill = Core::fill_floats(
                 shortcash, fc, fcomp, price_f, pprice_f, cash_f, neg_closed, c, o, ps, adjbase,
             );
@@ -1548,6 +1573,8 @@ impl Core {
                 self.cash = Num::Float(cash);
             }
         } else {
+            (psize, pprice, opened, closed) = position.fresh_clone().update(size, price)?;
+            popened = opened;
             pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
             let mut cash = self.cash;
 

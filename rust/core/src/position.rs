@@ -68,49 +68,65 @@ impl Position {
     /// correctly rounded, as `int + float` does; the conversion keeps its sign, so the
     /// comparisons of `size` with 0 are those of the int).
     #[inline(always)]
+    fn update_float(&mut self, old: f64, avg: f64, size: Num, price: f64) -> (Num, Num) {
+        match self.update_floats(old, avg, size.to_f64(), price) {
+            Moved::Closed => (ZERO, size),
+            Moved::Opened => (size, ZERO),
+            Moved::Reversed { opened, closed } => (Num::Float(opened), Num::Float(closed)),
+        }
+    }
+
+    /// The float part of [`Position::update`]: `size` is the float of the update's size (as
+    /// Python converts it), the result says what `opened, closed` are.
+    #[inline(always)]
     #[allow(
         clippy::float_cmp,
         reason = "Python's truth value and comparisons of floats, exactly"
     )]
-    fn update_float(&mut self, old: f64, avg: f64, size: Num, price: f64) -> (Num, Num) {
-        let s = size.to_f64();
+    pub fn update_floats(&mut self, old: f64, avg: f64, s: f64, price: f64) -> Moved {
         // self.size += size
         let new = old + s;
         self.size = Num::Float(new);
         if new == 0.0 {
             // not self.size: opened, closed = 0, size; self.price = 0.0
             self.price = FZERO;
-            (ZERO, size)
+            Moved::Closed
         } else if old == 0.0 {
             // not oldsize: opened, closed = size, 0; self.price = price
             self.price = Num::Float(price);
-            (size, ZERO)
+            Moved::Opened
         } else if old > 0.0 {
             if s > 0.0 {
                 // opened, closed = size, 0
                 // self.price = (self.price * oldsize + size * price) / self.size
                 self.price = Num::Float((avg * old + s * price) / new);
-                (size, ZERO)
+                Moved::Opened
             } else if new > 0.0 {
                 // opened, closed = 0, size
-                (ZERO, size)
+                Moved::Closed
             } else {
                 // opened, closed = self.size, -oldsize; self.price = price
                 self.price = Num::Float(price);
-                (Num::Float(new), Num::Float(-old))
+                Moved::Reversed {
+                    opened: new,
+                    closed: -old,
+                }
             }
         } else if s < 0.0 {
             // opened, closed = size, 0
             // self.price = (self.price * oldsize + size * price) / self.size
             self.price = Num::Float((avg * old + s * price) / new);
-            (size, ZERO)
+            Moved::Opened
         } else if new < 0.0 {
             // opened, closed = 0, size
-            (ZERO, size)
+            Moved::Closed
         } else {
             // opened, closed = self.size, -oldsize; self.price = price
             self.price = Num::Float(price);
-            (Num::Float(new), Num::Float(-old))
+            Moved::Reversed {
+                opened: new,
+                closed: -old,
+            }
         }
     }
 
@@ -155,6 +171,42 @@ impl Position {
             self.price = price;
         }
         Ok((self.size, self.price, opened, closed))
+    }
+}
+
+/// What an update of a float position did ([`Position::update_floats`]): the `opened, closed`
+/// of `Position.update`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Moved {
+    /// `0, size`: the size reduced or closed the position.
+    Closed,
+    /// `size, 0`: the size opened or increased the position.
+    Opened,
+    /// `self.size, -oldsize` (both floats): the size reversed the position.
+    Reversed { opened: f64, closed: f64 },
+}
+
+impl Moved {
+    /// `opened, closed` of an update by `size` (`s` its float, as [`Num::small_f64`]): as
+    /// `Position.update` returns them, as floats, and `-closed` as a float (`-0` is `0` for an
+    /// int, `-0.0` for a float).
+    #[inline(always)]
+    #[must_use]
+    pub fn sizes(self, size: Num, s: f64) -> (Num, Num, f64, f64, f64) {
+        match self {
+            Moved::Closed => {
+                let neg = if size.is_int() { -s + 0.0 } else { -s };
+                (ZERO, size, 0.0, s, neg)
+            }
+            Moved::Opened => (size, ZERO, s, 0.0, 0.0),
+            Moved::Reversed { opened, closed } => (
+                Num::Float(opened),
+                Num::Float(closed),
+                opened,
+                closed,
+                -closed,
+            ),
+        }
     }
 }
 
@@ -368,6 +420,39 @@ mod tests {
                         assert_eq!(a, b, "{what}");
                         assert_eq!(fast, general, "{what}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_float_sizes_of_an_update_are_those_of_the_general_one() {
+        let nums = crate::num::edge_nums();
+        let floats: Vec<f64> = nums
+            .iter()
+            .filter_map(|n| n.small_f64().filter(|_| !n.is_int()))
+            .collect();
+        for &old in &floats {
+            for &size in &nums {
+                let Some(s) = size.small_f64() else {
+                    continue;
+                };
+                for &price in &floats {
+                    let start = Position::new(Num::Float(old), Num::Float(2.5));
+                    let mut general = start;
+                    let (psize, _, opened, closed) =
+                        general.update_general(size, Num::Float(price)).unwrap();
+                    let mut fast = start;
+                    let moved = fast.update_floats(old, 2.5, s, price);
+                    let (o, c, fo, fc, neg) = moved.sizes(size, s);
+                    let what = format!("{old} + {size} at {price}");
+                    assert_eq!(fast, general, "{what}");
+                    assert_eq!((o, c), (opened, closed), "{what}");
+                    assert_eq!(Num::Float(fo), Num::Float(opened.to_f64()), "{what}");
+                    assert_eq!(Num::Float(fc), Num::Float(closed.to_f64()), "{what}");
+                    let negated = closed.negated().unwrap().to_f64();
+                    assert_eq!(Num::Float(neg), Num::Float(negated), "{what}");
+                    assert_eq!(Num::Float(old + s), psize, "{what}");
                 }
             }
         }
