@@ -378,10 +378,15 @@ impl Comm<'_> {
                 ],
             );
         }
-        Num::int(days)
-            .times(self.spec.creditrate)?
-            .times(size.absolute()?)?
-            .times(price)
+        // days * self.creditrate * abs(size) * price; `days * creditrate` of a float rate
+        // converts `days` (an i64 in practice: date ordinals) to float first, as Python does
+        // (i64 -> f64 rounds as `PyLong_AsDouble`; the i128 conversion, a software routine,
+        // was called whatever the value)
+        let interest = match (self.spec.creditrate, i64::try_from(days)) {
+            (Num::Float(rate), Ok(days)) => Num::Float(days as f64 * rate),
+            _ => Num::int(days).times(self.spec.creditrate)?,
+        };
+        interest.times(size.absolute()?)?.times(price)
     }
 }
 
@@ -725,5 +730,57 @@ mod tests {
         }
         .floats()
         .is_none());
+    }
+
+    #[test]
+    fn credit_interest_of_float_rates_converts_days_as_python() {
+        let mut h = NoHooks;
+        let days_list = [
+            1_i128,
+            2,
+            365,
+            (1 << 53) + 1,
+            i128::from(i64::MAX),
+            i128::from(i64::MAX) + 1,
+            1 << 100,
+        ];
+        for rate in [0.0, -0.0, 0.05 / 365.0, f64::NAN, f64::INFINITY, 1e-310] {
+            let mut spec = CommSpec::basic(
+                true,
+                true,
+                Num::Float(0.001),
+                Num::Float(1.0),
+                Num::Float(0.0),
+                Num::Float(0.0),
+                Num::Float(1.0),
+            );
+            spec.creditrate = Num::Float(rate);
+            let comm = Comm {
+                data: 0,
+                spec: &spec,
+            };
+            for days in days_list {
+                for size in [Num::int(-3), Num::Float(-2.5), Num::int(1 << 80)] {
+                    let general = Num::int(days)
+                        .times(Num::Float(rate))
+                        .unwrap()
+                        .times(size.absolute().unwrap())
+                        .unwrap()
+                        .times(Num::Float(101.25))
+                        .unwrap();
+                    let got = comm
+                        .get_credit_interest_(
+                            &mut h,
+                            size,
+                            Num::Float(101.25),
+                            days,
+                            Num::Float(2.0),
+                            Num::Float(1.0),
+                        )
+                        .unwrap();
+                    assert_eq!(got, general, "{days} days at {rate} of {size}");
+                }
+            }
+        }
     }
 }
