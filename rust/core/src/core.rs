@@ -949,14 +949,16 @@ impl Core {
                 break;
             };
             self.queued[idx] -= 1;
-            let bar = marks.get(self.orders[idx].data)?;
-            if self.orders[idx].expired(bar.dt, &self.wide) {
+            // (the order's slot read once for its data, expiry and activity)
+            let order = &self.orders[idx];
+            let bar = marks.get(order.data)?;
+            if order.expired(bar.dt, &self.wide) {
                 let order = &mut self.orders[idx];
                 order.state = OrderState::Done;
                 records.push(Record::Expired { oref: order.oref });
                 self.ococheck(idx, records)?;
                 self.bracketize(idx, records, true)?;
-            } else if !self.orders[idx].active {
+            } else if !order.active {
                 self.enqueue(idx);
             } else {
                 let mut cx = Ctx {
