@@ -443,6 +443,22 @@ impl FloatComm {
         size * price
     }
 
+    /// `getvalue(position, price)` of a position of `size` at `pprice`: `abs(size) *
+    /// get_margin(price)` (futures), `size * price` (stocks, `size >= 0`), else
+    /// `pprice * size + (pprice - price) * size` (a short position: `value = pos.price *
+    /// pos.size; value += (pos.price - price) * pos.size`).
+    #[inline(always)]
+    pub fn getvalue(&self, size: f64, pprice: f64, price: f64) -> f64 {
+        if !self.stocklike {
+            return size.abs() * self.get_margin(price);
+        }
+        if size >= 0.0 {
+            return size * price;
+        }
+        let value = pprice * size;
+        value + (pprice - price) * size
+    }
+
     /// `getcommission(size, price)` (`_getcommission`) of `abs_size = abs(size)`:
     /// `abs(size) * commission * price` (percent), `abs(size) * commission` (fixed).
     #[inline(always)]
@@ -674,6 +690,14 @@ mod tests {
                                         &w,
                                     );
                                     same(fc.get_margin(price), comm.get_margin(&mut h, p), &w);
+                                    for pprice in [0.0, -0.0, 101.5, -2.25, f64::NAN, f64::INFINITY]
+                                    {
+                                        same(
+                                            fc.getvalue(s, pprice, price),
+                                            comm.getvalue(&mut h, size, Num::Float(pprice), p),
+                                            &format!("{w} {pprice}"),
+                                        );
+                                    }
                                 }
                             }
                             for &value in &floats {

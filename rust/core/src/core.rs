@@ -1832,6 +1832,35 @@ impl Core {
                 .get(data)
                 .ok_or(CoreError::Internal("no position entry for a valued data"))?;
             let mark = mark(data)?;
+            // Of a valuation of all positions, with a scheme of float numbers without
+            // overrides, a float position price and mark, a size within 2**53 (and the float
+            // sums, as they always are): the value in floats (`value_floats`), none of the
+            // formulas can fail.
+            if let (
+                false,
+                Some(fc),
+                Some(s),
+                Num::Float(pprice),
+                Num::Float(m),
+                Num::Float(pv),
+                Num::Float(pvu),
+                Num::Float(unr),
+            ) = (
+                single,
+                comm.floats(),
+                position.size.small_f64(),
+                position.price,
+                mark,
+                pos_value,
+                pos_value_unlever,
+                unrealized,
+            ) {
+                let sums = value_floats(self.config.shortcash, fc, s, pprice, m, (pv, pvu, unr));
+                pos_value = Num::Float(sums.0);
+                pos_value_unlever = Num::Float(sums.1);
+                unrealized = Num::Float(sums.2);
+                continue;
+            }
             let mut dvalue = if !self.config.shortcash {
                 comm.getvalue(h, position.size, position.price, mark)?
             } else {
@@ -1883,6 +1912,48 @@ impl Core {
     }
 }
 
+/// One position added to the sums `(pos_value, pos_value_unlever, unrealized)` of
+/// `_get_value` (the loop's body for several datas), in floats: `fc` the data's scheme, `size`
+/// the float of the position's size (as [`Num::small_f64`]), `pprice` its price, `mark` the
+/// data's mark.
+#[inline(always)]
+fn value_floats(
+    shortcash: bool,
+    fc: FloatComm,
+    size: f64,
+    pprice: f64,
+    mark: f64,
+    (mut pos_value, mut pos_value_unlever, mut unrealized): (f64, f64, f64),
+) -> (f64, f64, f64) {
+    let mut dvalue = if !shortcash {
+        // dvalue = comm.getvalue(position, price)
+        fc.getvalue(size, pprice, mark)
+    } else {
+        // dvalue = comm.getvaluesize(position.size, price)
+        fc.getvaluesize(size, mark)
+    };
+    // dunrealized = comm.profitandloss(position.size, position.price, price)
+    let dunrealized = fc.profitandloss(size, pprice, mark);
+    // if not self.p.shortcash: dvalue = abs(dvalue)
+    if !shortcash {
+        dvalue = dvalue.abs();
+    }
+    // pos_value += dvalue; unrealized += dunrealized
+    pos_value += dvalue;
+    unrealized += dunrealized;
+    if dvalue > 0.0 {
+        // dvalue -= dunrealized
+        // pos_value_unlever += (dvalue / comm.get_leverage()); pos_value_unlever += dunrealized
+        dvalue -= dunrealized;
+        pos_value_unlever += dvalue / fc.leverage;
+        pos_value_unlever += dunrealized;
+    } else {
+        // pos_value_unlever += dvalue
+        pos_value_unlever += dvalue;
+    }
+    (pos_value, pos_value_unlever, unrealized)
+}
+
 /// The scheme of a data, borrowing only the schemes (the core's other fields stay free).
 fn comm_in(comm: &DataMap<CommSpec>, data: usize) -> Result<Comm<'_>, CoreError> {
     let spec = comm.get(data).ok_or(MISSING_COMM)?;
@@ -1901,5 +1972,122 @@ fn dict_key(value: Value) -> Option<usize> {
             usize::try_from(as_int).ok()
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::edge_nums;
+
+    /// The loop's body of `_get_value` for several datas, in `Num`s (the general path).
+    fn value_general(
+        shortcash: bool,
+        comm: &Comm<'_>,
+        size: Num,
+        pprice: Num,
+        mark: Num,
+        (mut pos_value, mut pos_value_unlever, mut unrealized): (Num, Num, Num),
+    ) -> (Num, Num, Num) {
+        let h = &mut NoHooks;
+        let mut dvalue = if !shortcash {
+            comm.getvalue(h, size, pprice, mark).unwrap()
+        } else {
+            comm.getvaluesize(h, size, mark).unwrap()
+        };
+        let dunrealized = comm.profitandloss(h, size, pprice, mark).unwrap();
+        if !shortcash {
+            dvalue = dvalue.absolute().unwrap();
+        }
+        pos_value = pos_value.plus(dvalue).unwrap();
+        unrealized = unrealized.plus(dunrealized).unwrap();
+        if dvalue.gt(ZERO) {
+            dvalue = dvalue.minus(dunrealized).unwrap();
+            let lever = dvalue.over(comm.get_leverage(h).unwrap()).unwrap();
+            pos_value_unlever = pos_value_unlever.plus(lever).unwrap();
+            pos_value_unlever = pos_value_unlever.plus(dunrealized).unwrap();
+        } else {
+            pos_value_unlever = pos_value_unlever.plus(dvalue).unwrap();
+        }
+        (pos_value, pos_value_unlever, unrealized)
+    }
+
+    /// A float of the fast path against the general path's number: the same bits, or both
+    /// NaN (a NaN's sign and payload are nothing Python shows, nor anything the compiler keeps:
+    /// it may swap the operands of a sum).
+    fn same(fast: f64, general: Num) -> bool {
+        match general {
+            Num::Float(v) => v.to_bits() == fast.to_bits() || (v.is_nan() && fast.is_nan()),
+            Num::Int(_) => false,
+        }
+    }
+
+    #[test]
+    fn value_floats_is_the_general_valuation() {
+        let nums = edge_nums();
+        let floats: Vec<f64> = nums
+            .iter()
+            .filter_map(|n| match n {
+                Num::Float(v) => Some(*v),
+                Num::Int(_) => None,
+            })
+            .collect();
+        let sizes: Vec<(Num, f64)> = nums
+            .iter()
+            .filter_map(|&n| n.small_f64().map(|v| (n, v)))
+            .collect();
+        let sums = [(0.0, 0.0, 0.0), (-0.0, 1.5, -2.0), (1e300, f64::NAN, 3.0)];
+        let mut cases = 0;
+        for stocklike in [true, false] {
+            for automargin in [0.0, -1.0, 0.5] {
+                for leverage in [1.0, 2.5, f64::NAN] {
+                    let spec = CommSpec::basic(
+                        stocklike,
+                        false,
+                        Num::Float(0.001),
+                        Num::Float(10.0),
+                        Num::Float(500.0),
+                        Num::Float(automargin),
+                        Num::Float(leverage),
+                    );
+                    let comm = Comm {
+                        data: 0,
+                        spec: &spec,
+                    };
+                    let fc = comm.floats().unwrap();
+                    for shortcash in [false, true] {
+                        for &(size, s) in &sizes {
+                            for &pprice in &floats {
+                                for mark in [0.0, -0.0, 101.5, -3.0, f64::NAN, f64::INFINITY] {
+                                    for (a, b, c) in sums {
+                                        let fast =
+                                            value_floats(shortcash, fc, s, pprice, mark, (a, b, c));
+                                        let general = value_general(
+                                            shortcash,
+                                            &comm,
+                                            size,
+                                            Num::Float(pprice),
+                                            Num::Float(mark),
+                                            (Num::Float(a), Num::Float(b), Num::Float(c)),
+                                        );
+                                        let fast = [fast.0, fast.1, fast.2];
+                                        let general = [general.0, general.1, general.2];
+                                        for (fast, general) in fast.into_iter().zip(general) {
+                                            assert!(
+                                                same(fast, general),
+                                                "{spec:?} {shortcash} {size} {pprice} {mark}: \
+                                                 {fast} {general}"
+                                            );
+                                        }
+                                        cases += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 10_000);
     }
 }
