@@ -3,9 +3,12 @@
 //! `overrides`) is called back through [`Hooks::comm`]; the others run here, dispatching to
 //! each other exactly as `CommInfoBase` does (the Python core's `_Comm`).
 
+use std::ops::Deref;
+
 use crate::error::{CoreError, ErrValue};
 use crate::hooks::{HookArg, Hooks};
 use crate::num::{Num, FZERO, ZERO};
+use crate::position::DataMap;
 use crate::value::Value;
 
 /// The `CommInfoBase` methods a user may override (`contract.COMM_METHODS`); bit `1 << i` of
@@ -90,6 +93,56 @@ impl CommSpec {
             overrides: 0,
             compensate: None,
         }
+    }
+}
+
+/// The schemes by data (`self.comm` of the Python core), each with its [`FloatComm`] if it
+/// has one, found once when the scheme is set (the fills and valuations look it up with the
+/// scheme instead of testing its numbers every time). Reads go through the map (`Deref`);
+/// writes through [`Schemes::insert`] and [`Schemes::insert_new`], which keep both in step.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Schemes {
+    specs: DataMap<CommSpec>,
+    /// `Comm::floats()` of the scheme at the same slot of `specs`.
+    floats: Vec<Option<FloatComm>>,
+}
+
+impl Deref for Schemes {
+    type Target = DataMap<CommSpec>;
+
+    fn deref(&self) -> &DataMap<CommSpec> {
+        &self.specs
+    }
+}
+
+impl Schemes {
+    /// `comm[data] = spec`.
+    pub fn insert(&mut self, data: usize, spec: CommSpec) {
+        self.specs.insert(data, spec);
+        if let Some((slot, spec)) = self.specs.get_slot(data) {
+            let floats = Comm { data, spec }.floats();
+            if slot < self.floats.len() {
+                self.floats[slot] = floats;
+            } else {
+                self.floats.push(floats);
+            }
+        }
+    }
+
+    /// Add a scheme (restoring a snapshot); `false` if `data` already has one.
+    pub fn insert_new(&mut self, data: usize, spec: CommSpec) -> bool {
+        if self.specs.contains(data) {
+            return false;
+        }
+        self.insert(data, spec);
+        true
+    }
+
+    /// The scheme of `data` bound to it, and its [`FloatComm`] if it has one.
+    #[inline(always)]
+    pub fn get_floats(&self, data: usize) -> Option<(Comm<'_>, Option<FloatComm>)> {
+        let (slot, spec) = self.specs.get_slot(data)?;
+        Some((Comm { data, spec }, *self.floats.get(slot)?))
     }
 }
 
@@ -754,6 +807,48 @@ mod tests {
         }
         .floats()
         .is_none());
+    }
+
+    #[test]
+    fn schemes_keep_the_float_scheme_of_each_data() {
+        let float = CommSpec::basic(
+            true,
+            false,
+            Num::Float(0.5),
+            Num::Float(1.0),
+            Num::Float(0.0),
+            Num::Float(0.0),
+            Num::Float(2.0),
+        );
+        let mut int = float;
+        int.commission = Num::int(1);
+        let mut overridden = float;
+        overridden.overrides = 1;
+        let mut schemes = Schemes::default();
+        let check = |schemes: &Schemes, data: usize, spec: &CommSpec| {
+            let (comm, fc) = schemes.get_floats(data).unwrap();
+            assert_eq!(comm.data, data);
+            assert_eq!(format!("{:?}", comm.spec), format!("{spec:?}"));
+            let expected = Comm { data, spec }.floats();
+            assert_eq!(format!("{fc:?}"), format!("{expected:?}"));
+        };
+        schemes.insert(5, float);
+        schemes.insert(9000, int);
+        assert!(schemes.insert_new(2, overridden));
+        assert!(!schemes.insert_new(5, int));
+        check(&schemes, 5, &float);
+        check(&schemes, 9000, &int);
+        check(&schemes, 2, &overridden);
+        assert!(schemes.get_floats(5).unwrap().1.is_some());
+        // a replaced scheme keeps its place and takes the new one's floats
+        schemes.insert(5, int);
+        schemes.insert(9000, float);
+        check(&schemes, 5, &int);
+        check(&schemes, 9000, &float);
+        assert!(schemes.get_floats(5).unwrap().1.is_none());
+        assert!(schemes.get_floats(9000).unwrap().1.is_some());
+        assert_eq!(schemes.keys().collect::<Vec<_>>(), [5, 9000, 2]);
+        assert!(schemes.get_floats(3).is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use crate::hashing::FastMap;
 
-use crate::comm::{Comm, CommSpec, FloatComm};
+use crate::comm::{Comm, CommSpec, FloatComm, Schemes};
 use crate::error::{CoreError, ErrValue, Origin};
 use crate::event::{
     Bar, Config, Event, Execution, OrderSpec, Record, State, EXEC_CLOSE, EXEC_HISTORICAL,
@@ -41,7 +41,7 @@ pub struct Core {
     pub(crate) history: Vec<OrderSpec>,
     pub(crate) fundhist: Option<(Num, Num)>,
     pub(crate) cash: Num,
-    pub(crate) comm: DataMap<CommSpec>,
+    pub(crate) comm: Schemes,
     pub(crate) positions: Positions,
     /// Every order ever created, in creation order (the Python core's order objects), without
     /// their rare values.
@@ -194,7 +194,7 @@ impl Core {
             history: Vec::new(),
             fundhist: None,
             cash,
-            comm: DataMap::default(),
+            comm: Schemes::default(),
             positions: Positions::default(),
             orders: Vec::new(),
             rare: Vec::new(),
@@ -890,6 +890,12 @@ impl Core {
         comm_in(&self.comm, data)
     }
 
+    /// The scheme of a data and its [`FloatComm`] if it has one.
+    #[inline(always)]
+    fn comm_floats_of(&self, data: usize) -> Result<(Comm<'_>, Option<FloatComm>), CoreError> {
+        comm_floats_in(&self.comm, data)
+    }
+
     // -- BackBroker.next ---------------------------------------------------------------------
 
     fn next(
@@ -1049,10 +1055,10 @@ impl Core {
         h: &mut dyn Hooks,
     ) -> Result<Num, CoreError> {
         let order = &self.orders[idx];
-        let comm = self.comm_of(order.data)?;
-        let cinfocomp = match comm.spec.compensate {
-            None => comm,
-            Some(target) => self.comm_of(target)?,
+        let (comm, comm_floats) = self.comm_floats_of(order.data)?;
+        let (cinfocomp, comp_floats) = match comm.spec.compensate {
+            None => (comm, comm_floats),
+            Some(target) => self.comm_floats_of(target)?,
         };
         let price = if self.config.coo && order.exectype == EXEC_MARKET {
             bar.open
@@ -1063,10 +1069,7 @@ impl Core {
         // Schemes of float numbers without overrides, float cash, price and position, a size
         // within 2**53: the update and every formula below compute in floats (and none can
         // fail), as in Python.
-        let floats = match comm.spec.compensate {
-            None => comm.floats().map(|fc| (fc, fc)),
-            Some(_) => comm.floats().zip(cinfocomp.floats()),
-        };
+        let floats = comm_floats.zip(comp_floats);
         if let (
             Some((fc, fcomp)),
             Num::Float(cash),
@@ -1497,10 +1500,10 @@ impl Core {
         let data = self.orders[idx].data;
         // data.compensate(other): the position (and the opening commission) are other's. Each
         // scheme is looked up once (both before the position entry is made, as before).
-        let comm = comm_in(&self.comm, data)?;
-        let (pdata, cinfocomp) = match comm.spec.compensate {
-            None => (data, comm),
-            Some(pdata) => (pdata, comm_in(&self.comm, pdata)?),
+        let (comm, comm_floats) = comm_floats_in(&self.comm, data)?;
+        let (pdata, (cinfocomp, comp_floats)) = match comm.spec.compensate {
+            None => (data, (comm, comm_floats)),
+            Some(pdata) => (pdata, comm_floats_in(&self.comm, pdata)?),
         };
         let (slot, created) = self.positions.setdefault_slot(pdata);
         if created {
@@ -1523,10 +1526,7 @@ impl Core {
         // Schemes of float numbers without overrides, float cash, prices and position, a size
         // within 2**53 (and a float adjustment base for futures): the update and the formulas
         // below in floats, none of them can fail (`update_floats`, `fill_floats`).
-        let floats = match comm.spec.compensate {
-            None => comm.floats().map(|fc| (fc, fc)),
-            Some(_) => comm.floats().zip(cinfocomp.floats()),
-        };
+        let floats = comm_floats.zip(comp_floats);
         let adjbase = match position.adjbase {
             Some(Num::Float(v)) => Some(v),
             _ => None,
@@ -1826,7 +1826,7 @@ impl Core {
                 Some(datas) if !datas.is_empty() => datas[k],
                 _ => self.positions.at(k).0,
             };
-            let comm = self.comm_of(data)?;
+            let (comm, comm_floats) = self.comm_floats_of(data)?;
             let position = *self
                 .positions
                 .get(data)
@@ -1847,7 +1847,7 @@ impl Core {
                 Num::Float(unr),
             ) = (
                 single,
-                comm.floats(),
+                comm_floats,
                 position.size.small_f64(),
                 position.price,
                 mark,
@@ -1958,6 +1958,12 @@ fn value_floats(
 fn comm_in(comm: &DataMap<CommSpec>, data: usize) -> Result<Comm<'_>, CoreError> {
     let spec = comm.get(data).ok_or(MISSING_COMM)?;
     Ok(Comm { data, spec })
+}
+
+/// The scheme of a data and its [`FloatComm`] if it has one (as [`comm_in`]).
+#[inline(always)]
+fn comm_floats_in(comm: &Schemes, data: usize) -> Result<(Comm<'_>, Option<FloatComm>), CoreError> {
+    comm.get_floats(data).ok_or(MISSING_COMM)
 }
 
 /// A data as a Python `dict` key: an int, a bool (`True == 1`) or an integral float

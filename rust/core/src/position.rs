@@ -270,6 +270,13 @@ impl<T> DataMap<T> {
         self.slot(data).map(|slot| &self.entries[slot].1)
     }
 
+    /// The slot and value of `data`, if it has an entry.
+    #[must_use]
+    #[inline(always)]
+    pub fn get_slot(&self, data: usize) -> Option<(usize, &T)> {
+        self.slot(data).map(|slot| (slot, &self.entries[slot].1))
+    }
+
     /// `data in map`.
     #[must_use]
     pub fn contains(&self, data: usize) -> bool {

@@ -5,14 +5,14 @@ use std::collections::VecDeque;
 
 use crate::hashing::FastMap;
 
-use crate::comm::CommSpec;
+use crate::comm::{CommSpec, Schemes};
 use crate::core::Core;
 use crate::error::CoreError;
 use crate::event::{Config, OrderSpec, EXEC_HISTORICAL, FILLER_CALLBACK};
 use crate::group::RefTable;
 use crate::num::Num;
 use crate::order::{Order, Wide};
-use crate::position::{DataMap, Position, Positions};
+use crate::position::{Position, Positions};
 
 /// Everything a [`Core`] holds. `Core::from_snapshot(core.snapshot())` is the same core.
 ///
@@ -159,7 +159,7 @@ impl Core {
         if config.filler > FILLER_CALLBACK {
             return Err(bad("unknown filler"));
         }
-        let mut comm = DataMap::default();
+        let mut comm = Schemes::default();
         for (data, spec) in comm_list {
             if !spec.leverage.gt(Num::int(0)) {
                 return Err(bad(format!("data {data}: leverage not positive")));
