@@ -859,13 +859,20 @@ impl Core {
             reason = "slice::contains is the slower form on a group of a few refs"
         )]
         let member = |oref: u64| head.iter().any(|&m| m == oref) || tail.iter().any(|&m| m == oref);
-        for i in (0..self.pending.len()).rev() {
-            let Some(o) = self.pending[i] else {
-                continue;
+        // (the queue scanned from the back over its slices, not indexed position by position)
+        let mut end = self.pending.len();
+        loop {
+            let orders = &self.orders;
+            let found = self
+                .pending
+                .range(..end)
+                .rposition(|&q| q.is_some_and(|o| member(orders[o].oref)));
+            let Some(i) = found else {
+                break;
             };
-            let order = &mut self.orders[o];
-            if member(order.oref) {
-                self.pending.remove(i);
+            end = i;
+            if let Some(Some(o)) = self.pending.remove(i) {
+                let order = &mut self.orders[o];
                 self.queued[o] -= 1;
                 order.state = OrderState::Done;
                 // an order re-transmitted into a bracket sits twice in pending: its own fill
