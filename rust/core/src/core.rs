@@ -737,7 +737,16 @@ impl Core {
         if self.queued[idx] == 0 {
             return Ok(false);
         }
-        let Some(k) = self.pending.iter().position(|&o| o == Some(idx)) else {
+        // `self.pending.remove(order)`: its first occurrence; an order queued once is its only
+        // one, found as well from the back, nearer to the orders a cancel usually concerns
+        // (the children of a bracket, queued after the orders of earlier bars)
+        let queued_once = self.queued[idx] == 1;
+        let found = if queued_once {
+            self.pending.iter().rposition(|&o| o == Some(idx))
+        } else {
+            self.pending.iter().position(|&o| o == Some(idx))
+        };
+        let Some(k) = found else {
             return Err(CoreError::Internal("a queued order missing from pending"));
         };
         self.pending.remove(k);
