@@ -408,6 +408,38 @@ impl Comm<'_> {
         self.get_credit_interest_(h, size, price, days, dt, posdt)
     }
 
+    /// [`Comm::get_credit_interest`] of a position whose size is `size` (its float, as
+    /// [`Num::small_f64`]) at the float `price`, in floats: `None` (the general method's) when
+    /// either method is overridden, the rate is no float or the days are beyond `i64`.
+    #[inline(always)]
+    #[must_use]
+    pub fn credit_interest_floats(
+        &self,
+        size: f64,
+        price: f64,
+        posday: i128,
+        day: i128,
+    ) -> Option<f64> {
+        let Num::Float(rate) = self.spec.creditrate else {
+            return None;
+        };
+        if self.spec.overrides & (OV_CREDIT | OV_CREDIT_) != 0 {
+            return None;
+        }
+        // if size > 0 and not self.interest_long: return 0.0
+        if size > 0.0 && !self.spec.interest_long {
+            return Some(0.0);
+        }
+        // if day <= posday: return 0.0
+        if day <= posday {
+            return Some(0.0);
+        }
+        // days * self.creditrate * abs(size) * price, days = day - posday (an int: to float
+        // first, through i64 as `get_credit_interest_`)
+        let days = i64::try_from(day.checked_sub(posday)?).ok()?;
+        Some(days as f64 * rate * size.abs() * price)
+    }
+
     /// `_get_credit_interest(data, size, price, days, dt0, dt1)`.
     pub fn get_credit_interest_(
         &self,
@@ -849,6 +881,93 @@ mod tests {
         assert!(schemes.get_floats(9000).unwrap().1.is_some());
         assert_eq!(schemes.keys().collect::<Vec<_>>(), [5, 9000, 2]);
         assert!(schemes.get_floats(3).is_none());
+    }
+
+    #[test]
+    fn credit_interest_floats_is_the_general_method() {
+        let mut h = NoHooks;
+        let nums = crate::num::edge_nums();
+        let sizes: Vec<(Num, f64)> = nums
+            .iter()
+            .filter_map(|&n| n.small_f64().map(|v| (n, v)))
+            .filter(|&(n, _)| n.truthy())
+            .collect();
+        let days = [
+            (0_i128, 0_i128),
+            (5, 3),
+            (3, 5),
+            (738_000, 738_001),
+            (738_000, 739_365),
+            (i128::MIN, 0),
+            (-(1 << 70), 1 << 70),
+            (0, i128::from(i64::MAX)),
+            (-1, i128::from(i64::MAX)),
+        ];
+        let mut fast_cases = 0;
+        for rate in [
+            Num::Float(0.0),
+            Num::Float(0.05 / 365.0),
+            Num::Float(f64::NAN),
+            Num::int(2),
+        ] {
+            for interest_long in [false, true] {
+                for overrides in [0, OV_CREDIT, OV_CREDIT_, OV_PNL] {
+                    let mut spec = CommSpec::basic(
+                        true,
+                        true,
+                        Num::Float(0.001),
+                        Num::Float(1.0),
+                        Num::Float(0.0),
+                        Num::Float(0.0),
+                        Num::Float(1.0),
+                    );
+                    spec.creditrate = rate;
+                    spec.interest_long = interest_long;
+                    spec.overrides = overrides;
+                    let comm = Comm {
+                        data: 0,
+                        spec: &spec,
+                    };
+                    for &(size, s) in &sizes {
+                        for price in [101.25, -0.0, f64::INFINITY, f64::NAN] {
+                            for (posday, day) in days {
+                                let Some(fast) = comm.credit_interest_floats(s, price, posday, day)
+                                else {
+                                    assert!(
+                                        overrides & (OV_CREDIT | OV_CREDIT_) != 0
+                                            || !matches!(rate, Num::Float(_))
+                                            || day
+                                                .checked_sub(posday)
+                                                .is_none_or(|d| d > i128::from(i64::MAX))
+                                    );
+                                    continue;
+                                };
+                                let general = comm.get_credit_interest(
+                                    &mut h,
+                                    size,
+                                    Num::Float(price),
+                                    Num::Float(1.0),
+                                    posday,
+                                    Num::Float(2.0),
+                                    day,
+                                );
+                                let w = format!("{spec:?} {size} {price} {posday} {day}");
+                                match general.unwrap() {
+                                    Num::Float(g) => assert!(
+                                        g.to_bits() == fast.to_bits()
+                                            || (g.is_nan() && fast.is_nan()),
+                                        "{w}: {fast} {g}"
+                                    ),
+                                    Num::Int(_) => panic!("{w}"),
+                                }
+                                fast_cases += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast_cases > 1000);
     }
 
     #[test]

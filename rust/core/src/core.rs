@@ -937,9 +937,18 @@ impl Core {
             if pos.size.truthy() {
                 let bar = marks.get(data)?;
                 let comm = self.comm_of(data)?;
-                let dcredit = comm.get_credit_interest(
-                    hooks, pos.size, pos.price, pos.dt, pos.day, bar.dt, bar.day,
-                )?;
+                // (a size within 2**53 at a float price, a float rate and no override of
+                // either credit method: the interest in floats, `credit_interest_floats`)
+                let fast = match (pos.size.small_f64(), pos.price) {
+                    (Some(s), Num::Float(p)) => comm.credit_interest_floats(s, p, pos.day, bar.day),
+                    _ => None,
+                };
+                let dcredit = match fast {
+                    Some(v) => Num::Float(v),
+                    None => comm.get_credit_interest(
+                        hooks, pos.size, pos.price, pos.dt, pos.day, bar.dt, bar.day,
+                    )?,
+                };
                 // `d_credit[data] += dcredit` (a defaultdict of float): one lookup when the
                 // entry exists (the usual case), the sum written only once it is computed
                 if let Some(entry) = self.d_credit.get_mut(&data) {
