@@ -133,6 +133,21 @@ struct Ctx<'a, 'h> {
 const NEAR_SLOTS: usize = 8;
 
 /// The money of a fill computed in floats ([`Core::fill_floats`]).
+/// The result of [`Core::fill_general`]: the update of the position's clone (`psize`,
+/// `pprice`, `closed`, `opened` after a margin, `popened` before it) and the money of the fill.
+struct GeneralFill {
+    psize: Num,
+    pprice: Num,
+    opened: Num,
+    closed: Num,
+    popened: Num,
+    pnl: Num,
+    closedvalue: Num,
+    closedcomm: Num,
+    openedvalue: Num,
+    openedcomm: Num,
+}
+
 struct FloatFill {
     pnl: f64,
     closedvalue: f64,
@@ -1546,8 +1561,8 @@ impl Core {
         let pnl;
         let closedvalue;
         let mut closedcomm;
-        let mut openedvalue;
-        let mut openedcomm;
+        let openedvalue;
+        let openedcomm;
         // Schemes of float numbers without overrides, float cash, prices and position, a size
         // within 2**53 (and a float adjustment base for futures): the update and the formulas
         // below in floats, none of them can fail (`update_floats`, `fill_floats`).
@@ -1600,63 +1615,32 @@ impl Core {
                 self.cash = Num::Float(cash);
             }
         } else {
-            (psize, pprice, opened, closed) = position.fresh_clone().update(size, price)?;
-            popened = opened;
-            pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
-            let mut cash = self.cash;
-
-            if closed.truthy() {
-                closedvalue = if shortcash {
-                    comm.getvaluesize(h, closed.negated()?, pprice_orig)?
-                } else {
-                    comm.getoperationcost(h, closed, pprice_orig)?
-                };
-                let mut closecash = closedvalue;
-                if closedvalue.gt(ZERO) {
-                    closecash = closecash.over(comm.get_leverage(h)?)?;
-                }
-                // cash += closecash + pnl * comm.stocklike
-                cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.spec.stocklike))?)?)?;
-                closedcomm = comm.getcommission(h, closed, price)?;
-                cash = cash.minus(closedcomm)?;
-                let adjbase = self.positions.at(slot).1.adjbase;
-                cash = cash.plus(comm.cashadjust(h, closed.negated()?, adjbase, price)?)?;
-                self.cash = cash;
-            } else {
-                closedvalue = FZERO;
-                closedcomm = FZERO;
-            }
-
-            if opened.truthy() {
-                openedvalue = if shortcash {
-                    comm.getvaluesize(h, opened, price)?
-                } else {
-                    comm.getoperationcost(h, opened, price)?
-                };
-                let mut opencash = openedvalue;
-                if openedvalue.gt(ZERO) {
-                    opencash = opencash.over(comm.get_leverage(h)?)?;
-                }
-                cash = cash.minus(opencash)?;
-                openedcomm = cinfocomp.getcommission(h, opened, price)?;
-                cash = cash.minus(openedcomm)?;
-                if cash.lt(FZERO) {
-                    opened = ZERO;
-                    openedvalue = FZERO;
-                    openedcomm = FZERO;
-                } else {
-                    if psize.absolute()?.gt(opened.absolute()?) {
-                        let adjbase = self.positions.at(slot).1.adjbase;
-                        cash =
-                            cash.plus(comm.cashadjust(h, psize.minus(opened)?, adjbase, price)?)?;
-                    }
-                    self.positions.at_mut(slot).adjbase = Some(price);
-                    self.cash = cash;
-                }
-            } else {
-                openedvalue = FZERO;
-                openedcomm = FZERO;
-            }
+            let fill = Core::fill_general(
+                comm,
+                cinfocomp,
+                h,
+                shortcash,
+                &position,
+                size,
+                price,
+                &mut self.cash,
+                &mut self.positions,
+                slot,
+            )?;
+            (psize, pprice, opened, closed, popened) = (
+                fill.psize,
+                fill.pprice,
+                fill.opened,
+                fill.closed,
+                fill.popened,
+            );
+            (pnl, closedvalue, closedcomm, openedvalue, openedcomm) = (
+                fill.pnl,
+                fill.closedvalue,
+                fill.closedcomm,
+                fill.openedvalue,
+                fill.openedcomm,
+            );
         }
 
         let execsize = closed.plus(opened)?;
@@ -1724,6 +1708,102 @@ impl Core {
             self.bracketize(idx, cx.records, true)?;
         }
         Ok(())
+    }
+
+    /// The update and the money of a fill in [`Num`]s (the general part of
+    /// [`Core::execute`]: overrides, int positions, wide or mixed numbers), writing the core's
+    /// cash and the position's adjustment base. Out of line and cold: the float fill of the
+    /// usual schemes keeps `execute` small, and a batch that runs this at all (a position's
+    /// first fills, while its size is still an int) fetches it once, in one piece.
+    #[cold]
+    #[inline(never)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the numbers of the fill and the two fields it writes"
+    )]
+    fn fill_general(
+        comm: Comm<'_>,
+        cinfocomp: Comm<'_>,
+        h: &mut dyn Hooks,
+        shortcash: bool,
+        position: &Position,
+        size: Num,
+        price: Num,
+        core_cash: &mut Num,
+        positions: &mut Positions,
+        slot: usize,
+    ) -> Result<GeneralFill, CoreError> {
+        let pprice_orig = position.price;
+        let (psize, pprice, mut opened, closed) = position.fresh_clone().update(size, price)?;
+        let popened = opened;
+        let pnl = comm.profitandloss(h, closed.negated()?, pprice_orig, price)?;
+        let mut cash = *core_cash;
+        let (closedvalue, closedcomm, mut openedvalue, mut openedcomm);
+
+        if closed.truthy() {
+            closedvalue = if shortcash {
+                comm.getvaluesize(h, closed.negated()?, pprice_orig)?
+            } else {
+                comm.getoperationcost(h, closed, pprice_orig)?
+            };
+            let mut closecash = closedvalue;
+            if closedvalue.gt(ZERO) {
+                closecash = closecash.over(comm.get_leverage(h)?)?;
+            }
+            // cash += closecash + pnl * comm.stocklike
+            cash = cash.plus(closecash.plus(pnl.times(Num::from(comm.spec.stocklike))?)?)?;
+            closedcomm = comm.getcommission(h, closed, price)?;
+            cash = cash.minus(closedcomm)?;
+            let adjbase = positions.at(slot).1.adjbase;
+            cash = cash.plus(comm.cashadjust(h, closed.negated()?, adjbase, price)?)?;
+            *core_cash = cash;
+        } else {
+            closedvalue = FZERO;
+            closedcomm = FZERO;
+        }
+
+        if opened.truthy() {
+            openedvalue = if shortcash {
+                comm.getvaluesize(h, opened, price)?
+            } else {
+                comm.getoperationcost(h, opened, price)?
+            };
+            let mut opencash = openedvalue;
+            if openedvalue.gt(ZERO) {
+                opencash = opencash.over(comm.get_leverage(h)?)?;
+            }
+            cash = cash.minus(opencash)?;
+            openedcomm = cinfocomp.getcommission(h, opened, price)?;
+            cash = cash.minus(openedcomm)?;
+            if cash.lt(FZERO) {
+                opened = ZERO;
+                openedvalue = FZERO;
+                openedcomm = FZERO;
+            } else {
+                if psize.absolute()?.gt(opened.absolute()?) {
+                    let adjbase = positions.at(slot).1.adjbase;
+                    cash =
+                        cash.plus(comm.cashadjust(h, psize.minus(opened)?, adjbase, price)?)?;
+                }
+                positions.at_mut(slot).adjbase = Some(price);
+                *core_cash = cash;
+            }
+        } else {
+            openedvalue = FZERO;
+            openedcomm = FZERO;
+        }
+        Ok(GeneralFill {
+            psize,
+            pprice,
+            opened,
+            closed,
+            popened,
+            pnl,
+            closedvalue,
+            closedcomm,
+            openedvalue,
+            openedcomm,
+        })
     }
 
     /// The money of a fill in floats (the float part of [`Core::execute`], between the update
