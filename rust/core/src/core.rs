@@ -1044,6 +1044,9 @@ impl Core {
 
     // -- BackBroker.check_submitted ----------------------------------------------------------
 
+    // (out of line: with its general pseudo-execution out of line too, it became small enough
+    // to inline into `next`, which then ran more instructions and more slowly when cold)
+    #[inline(never)]
     fn check_submitted(
         &mut self,
         marks: &Marks<'_>,
@@ -1089,7 +1092,7 @@ impl Core {
     fn pseudo_execute(
         &self,
         idx: usize,
-        mut cash: Num,
+        cash: Num,
         position: &mut Position,
         bar: &Bar,
         h: &mut dyn Hooks,
@@ -1131,6 +1134,27 @@ impl Core {
                 self.pseudo_execute_floats(fc, fcomp, cash, price, o, c),
             ));
         }
+        self.pseudo_execute_general(comm, cinfocomp, cash, position, remsize, price, h)
+    }
+
+    /// [`Core::pseudo_execute`] in [`Num`]s (overrides, int positions, wide or mixed numbers):
+    /// out of line and cold, as [`Core::fill_general`].
+    #[cold]
+    #[inline(never)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the numbers of the pseudo-execution, unpacked once by the caller"
+    )]
+    fn pseudo_execute_general(
+        &self,
+        comm: Comm<'_>,
+        cinfocomp: Comm<'_>,
+        mut cash: Num,
+        position: &mut Position,
+        remsize: Num,
+        price: Num,
+        h: &mut dyn Hooks,
+    ) -> Result<Num, CoreError> {
         let (_, _, opened, closed) = position.update(remsize, price)?;
         if closed.truthy() {
             let closedvalue = if self.config.shortcash {
