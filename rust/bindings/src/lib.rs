@@ -36,20 +36,30 @@ use std::cell::Cell;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_decommits` (`mimalloc.h`: the same value in mimalloc v2 and v3; the sys
-/// crate names only some options).
+/// `mi_option_purge_decommits` and `mi_option_purge_delay` (`mimalloc.h`: the same values in
+/// mimalloc v2 and v3; the sys crate names only some options).
 const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How long memory the extension freed stays with mimalloc before it is purged, in ms.
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 /// mimalloc purges memory freed for a while (a second by default) with `MADV_DONTNEED` unless
 /// told otherwise, and the next batch then page-faults it back in: in the benchmark script,
 /// whose rotation of runs outlasts that delay, 50 to 260 minor faults a `step_packed`. A purge
 /// by `MADV_FREE` instead (`purge_decommits = 0`) still gives the pages back when the system
-/// needs them, but pages reused before that do not fault.
+/// needs them, but pages reused before that do not fault. Even so, the first batch after a
+/// purge was slow (2 to 5 ms instead of 1.5 in the core-only benchmark, where the kernel
+/// reclaims freed pages proactively): a run of backtests reuses the memory within seconds, so
+/// it is purged only after ten seconds unused (then it goes back to the system as before).
 fn set_allocator_options() {
     // SAFETY: `mi_option_set` takes plain integers and no pointer; mimalloc's options are
     // atomics that may be set at any time, from any thread (`mimalloc.h`), and an option
     // number it does not know is ignored.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DECOMMITS, 0) };
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DECOMMITS, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+    }
 }
 
 mod ledger;
