@@ -712,18 +712,7 @@ mod tests {
 
     #[test]
     fn the_float_formulas_are_the_general_ones() {
-        let nums = crate::num::edge_nums();
-        let floats: Vec<f64> = nums
-            .iter()
-            .filter_map(|n| match n {
-                Num::Float(v) => Some(*v),
-                Num::Int(_) => None,
-            })
-            .collect();
-        let sizes: Vec<(Num, f64)> = nums
-            .iter()
-            .filter_map(|&n| n.small_f64().map(|v| (n, v)))
-            .collect();
+        let (floats, sizes) = crate::num::edge_floats_and_sizes();
         let mut h = NoHooks;
         let picks = [0.0, -0.0, 2.0, -1.5, 0.1, f64::NAN, f64::INFINITY, 1e-310];
         let mut schemes = 0;

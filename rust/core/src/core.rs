@@ -2113,7 +2113,6 @@ fn dict_key(value: Value) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::num::edge_nums;
 
     /// The loop's body of `_get_value` for several datas, in `Num`s (the general path).
     fn value_general(
@@ -2159,18 +2158,7 @@ mod tests {
 
     #[test]
     fn value_floats_is_the_general_valuation() {
-        let nums = edge_nums();
-        let floats: Vec<f64> = nums
-            .iter()
-            .filter_map(|n| match n {
-                Num::Float(v) => Some(*v),
-                Num::Int(_) => None,
-            })
-            .collect();
-        let sizes: Vec<(Num, f64)> = nums
-            .iter()
-            .filter_map(|&n| n.small_f64().map(|v| (n, v)))
-            .collect();
+        let (floats, sizes) = crate::num::edge_floats_and_sizes();
         let sums = [(0.0, 0.0, 0.0), (-0.0, 1.5, -2.0), (1e300, f64::NAN, 3.0)];
         let mut cases = 0;
         for stocklike in [true, false] {

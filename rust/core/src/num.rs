@@ -616,6 +616,25 @@ pub(crate) fn edge_nums() -> Vec<Num> {
 }
 
 #[cfg(test)]
+/// The floats of [`edge_nums`], and its numbers that a fast path takes as a size (with their
+/// floats, [`Num::small_f64`]).
+pub(crate) fn edge_floats_and_sizes() -> (Vec<f64>, Vec<(Num, f64)>) {
+    let nums = edge_nums();
+    let floats = nums
+        .iter()
+        .filter_map(|n| match n {
+            Num::Float(v) => Some(*v),
+            Num::Int(_) => None,
+        })
+        .collect();
+    let sizes = nums
+        .iter()
+        .filter_map(|&n| n.small_f64().map(|v| (n, v)))
+        .collect();
+    (floats, sizes)
+}
+
+#[cfg(test)]
 #[allow(
     clippy::float_cmp,
     reason = "exact float results are the point of these tests"
