@@ -605,6 +605,19 @@ mod tests {
     use super::*;
     use crate::hooks::NoHooks;
 
+    /// A stock-like scheme of float numbers: commission 0.001 as a percentage, leverage 1.
+    fn stock() -> CommSpec {
+        CommSpec::basic(
+            true,
+            true,
+            Num::Float(0.001),
+            Num::Float(1.0),
+            Num::Float(0.0),
+            Num::Float(0.0),
+            Num::Float(1.0),
+        )
+    }
+
     fn futures(margin: f64, automargin: f64, mult: f64) -> CommSpec {
         CommSpec::basic(
             false,
@@ -642,15 +655,7 @@ mod tests {
     #[test]
     fn stocklike_short_value_is_pprice_based() {
         let h = &mut NoHooks;
-        let spec = CommSpec::basic(
-            true,
-            true,
-            Num::Float(0.001),
-            Num::Float(1.0),
-            Num::Float(0.0),
-            Num::Float(0.0),
-            Num::Float(1.0),
-        );
+        let spec = stock();
         let stock = bind(&spec);
         let v = stock
             .getvalue(h, Num::int(-3), Num::Float(100.25), Num::Float(101.5))
@@ -790,15 +795,7 @@ mod tests {
         }
         assert!(schemes > 100);
         // no fast path for an override, an int number or a zero leverage
-        let mut spec = CommSpec::basic(
-            true,
-            true,
-            Num::Float(0.001),
-            Num::Float(1.0),
-            Num::Float(0.0),
-            Num::Float(0.0),
-            Num::Float(1.0),
-        );
+        let mut spec = stock();
         assert!(Comm {
             data: 0,
             spec: &spec
@@ -901,15 +898,7 @@ mod tests {
         ] {
             for interest_long in [false, true] {
                 for overrides in [0, OV_CREDIT, OV_CREDIT_, OV_PNL] {
-                    let mut spec = CommSpec::basic(
-                        true,
-                        true,
-                        Num::Float(0.001),
-                        Num::Float(1.0),
-                        Num::Float(0.0),
-                        Num::Float(0.0),
-                        Num::Float(1.0),
-                    );
+                    let mut spec = stock();
                     spec.creditrate = rate;
                     spec.interest_long = interest_long;
                     spec.overrides = overrides;
@@ -972,15 +961,7 @@ mod tests {
             1 << 100,
         ];
         for rate in [0.0, -0.0, 0.05 / 365.0, f64::NAN, f64::INFINITY, 1e-310] {
-            let mut spec = CommSpec::basic(
-                true,
-                true,
-                Num::Float(0.001),
-                Num::Float(1.0),
-                Num::Float(0.0),
-                Num::Float(0.0),
-                Num::Float(1.0),
-            );
+            let mut spec = stock();
             spec.creditrate = Num::Float(rate);
             let comm = Comm {
                 data: 0,
