@@ -686,6 +686,13 @@ impl Core {
         let Some(pref) = self.take_children(idx, records) else {
             return;
         };
+        // (the usual case, a group of this order alone, without its members copied out)
+        if self.refs.push_only_child(pref, idx) {
+            if self.orders[idx].transmit {
+                self.transmit(idx, check, notified, records);
+            }
+            return;
+        }
         let members = self.refs.push_child(pref, idx);
         if self.orders[idx].transmit {
             // `transmit` never touches `pchildren`: the group is read in place (a group held
@@ -1075,8 +1082,21 @@ impl Core {
                 &mut far[k]
             };
             let position = entry.get_or_insert_with(|| self.positions.at(slot).1.fresh_clone());
-            cash = self.pseudo_execute(idx, cash, position, marks.get(data)?, hooks)?;
-            if cash.ge(FZERO) {
+            let bar = marks.get(data)?;
+            // (float cash kept as an `f64` from one order to the next: the `Num` returned
+            // through memory cost a stalled load on this chain per order)
+            let fast = match cash {
+                Num::Float(c) => self.pseudo_execute_fast(idx, c, position, bar),
+                Num::Int(_) => None,
+            };
+            let accept = if let Some(c) = fast {
+                cash = Num::Float(c);
+                c >= 0.0 // `cash.ge(FZERO)` of a float
+            } else {
+                cash = self.pseudo_execute(idx, cash, position, bar, hooks)?;
+                cash.ge(FZERO)
+            };
+            if accept {
                 self.submit_accept(idx, records, false);
                 continue;
             }
@@ -1097,44 +1117,64 @@ impl Core {
         bar: &Bar,
         h: &mut dyn Hooks,
     ) -> Result<Num, CoreError> {
+        if let Num::Float(c) = cash {
+            if let Some(v) = self.pseudo_execute_fast(idx, c, position, bar) {
+                return Ok(Num::Float(v));
+            }
+        }
         let order = &self.orders[idx];
-        let (comm, comm_floats) = self.comm_floats_of(order.data)?;
-        let (cinfocomp, comp_floats) = match comm.spec.compensate {
-            None => (comm, comm_floats),
-            Some(target) => self.comm_floats_of(target)?,
+        let comm = self.comm_floats_of(order.data)?.0;
+        let cinfocomp = match comm.spec.compensate {
+            None => comm,
+            Some(target) => self.comm_floats_of(target)?.0,
         };
-        let price = if self.config.coo && order.exectype == EXEC_MARKET {
+        let price = self.pseudo_price(idx, bar);
+        let remsize = order.remsize(&self.wide);
+        self.pseudo_execute_general(comm, cinfocomp, cash, position, remsize, price, h)
+    }
+
+    /// The price of [`Core::pseudo_execute`].
+    #[inline(always)]
+    fn pseudo_price(&self, idx: usize, bar: &Bar) -> Num {
+        let order = &self.orders[idx];
+        if self.config.coo && order.exectype == EXEC_MARKET {
             bar.open
         } else {
             order.price(&self.wide)
+        }
+    }
+
+    /// [`Core::pseudo_execute`] of float cash when everything is in floats: schemes of float
+    /// numbers without overrides, float price and position, a size within 2**53 (the update
+    /// and every formula then compute in floats, and none can fail, as in Python); `None`,
+    /// with nothing done, otherwise (an unknown data too: the general path reports it).
+    #[inline(always)]
+    fn pseudo_execute_fast(
+        &self,
+        idx: usize,
+        cash: f64,
+        position: &mut Position,
+        bar: &Bar,
+    ) -> Option<f64> {
+        let order = &self.orders[idx];
+        let (comm, comm_floats) = self.comm_floats_of(order.data).ok()?;
+        let comp_floats = match comm.spec.compensate {
+            None => comm_floats,
+            Some(target) => self.comm_floats_of(target).ok()?.1,
         };
+        let (fc, fcomp) = comm_floats.zip(comp_floats)?;
         let remsize = order.remsize(&self.wide);
-        // Schemes of float numbers without overrides, float cash, price and position, a size
-        // within 2**53: the update and every formula below compute in floats (and none can
-        // fail), as in Python.
-        let floats = comm_floats.zip(comp_floats);
-        if let (
-            Some((fc, fcomp)),
-            Num::Float(cash),
-            Num::Float(price),
-            Num::Float(old),
-            Num::Float(avg),
-            Some(s),
-        ) = (
-            floats,
-            cash,
-            price,
+        let (Num::Float(price), Num::Float(old), Num::Float(avg), Some(s)) = (
+            self.pseudo_price(idx, bar),
             position.size,
             position.price,
             remsize.small_f64(),
-        ) {
-            // _, _, opened, closed = position.update(order.remsize, price) (as floats)
-            let (_, _, o, c, _) = position.update_floats(old, avg, s, price).sizes(remsize, s);
-            return Ok(Num::Float(
-                self.pseudo_execute_floats(fc, fcomp, cash, price, o, c),
-            ));
-        }
-        self.pseudo_execute_general(comm, cinfocomp, cash, position, remsize, price, h)
+        ) else {
+            return None;
+        };
+        // _, _, opened, closed = position.update(order.remsize, price) (as floats)
+        let (_, _, o, c, _) = position.update_floats(old, avg, s, price).sizes(remsize, s);
+        Some(self.pseudo_execute_floats(fc, fcomp, cash, price, o, c))
     }
 
     /// [`Core::pseudo_execute`] in [`Num`]s (overrides, int positions, wide or mixed numbers):

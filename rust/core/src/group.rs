@@ -670,6 +670,20 @@ impl RefTable {
         }
     }
 
+    /// [`RefTable::push_child`] of the usual case, a group that was empty: `true` when done
+    /// (the group is now `[idx]`), `false` with nothing done otherwise. (No [`Members`] built:
+    /// the group copied out through memory cost a stalled load per submit.)
+    #[inline(always)]
+    pub(crate) fn push_only_child(&mut self, key: u64, idx: usize) -> bool {
+        if let Some(s) = self.fast_mut(key) {
+            if (s.pc == 0 || s.pc == PC_EMPTY) && idx < (PC_SIDE - PC_ONE) as usize {
+                s.pc = idx as u32 + PC_ONE;
+                return true;
+            }
+        }
+        false
+    }
+
     /// `pchildren[ref].append(order)`; the group's orders, copied, when it is held in place.
     #[inline(always)]
     pub(crate) fn push_child(&mut self, key: u64, idx: usize) -> Option<Members> {
