@@ -354,17 +354,34 @@ fn unpackable(field: &str, value: i128) -> CoreError {
 /// The longest item of the results: a `REC_EXECUTED` record.
 const MAX_WORDS: usize = 16;
 
-/// One item of the results, built in place before one copy to the output.
-struct ItemBuf {
-    bytes: [u8; 4 + MAX_WORDS * VALUE_BYTES],
+/// One item of the results, written in place at the end of the output: its length, then its
+/// values. (Not built apart and copied: the copy read its small stores back with wide loads,
+/// a failed store forward per item.)
+struct ItemBuf<'a> {
+    bytes: &'a mut [u8; 4 + MAX_WORDS * VALUE_BYTES],
 }
 
-impl ItemBuf {
+/// The room of the longest item, copied to the output before the values are written (a copy
+/// of a fixed size; the output is then cut to the item's length, see [`ItemBuf::new`]).
+const ZEROS: [u8; 4 + MAX_WORDS * VALUE_BYTES] = [0; 4 + MAX_WORDS * VALUE_BYTES];
+
+impl<'a> ItemBuf<'a> {
+    /// Room for the longest item at the end of `out`, the length of one of `n` values written:
+    /// the caller cuts the output to the item's length once it is written
+    /// ([`Writer::cut`]).
     #[inline(always)]
-    fn new() -> Self {
-        ItemBuf {
-            bytes: [0; 4 + MAX_WORDS * VALUE_BYTES],
-        }
+    fn new(out: &'a mut Vec<u8>, n: usize) -> Self {
+        let start = out.len();
+        out.extend_from_slice(&ZEROS);
+        let Some(bytes) = out
+            .get_mut(start..)
+            .and_then(|b| <&mut [u8; 4 + MAX_WORDS * VALUE_BYTES]>::try_from(b).ok())
+        else {
+            unreachable!("the room was just added");
+        };
+        // n <= MAX_WORDS
+        bytes[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        ItemBuf { bytes }
     }
 
     /// Value `k`.
@@ -393,14 +410,6 @@ impl ItemBuf {
                 Ok(())
             }
         }
-    }
-
-    /// The item of `n` values: its length, then the values.
-    #[inline(always)]
-    fn finish(&mut self, n: usize) -> &[u8] {
-        // n <= MAX_WORDS
-        self.bytes[..4].copy_from_slice(&(n as u32).to_le_bytes());
-        &self.bytes[..4 + n * VALUE_BYTES]
     }
 }
 
@@ -444,9 +453,15 @@ impl Writer {
             }
             Record::Trail { .. } | Record::Position { .. } | Record::Executed(_) => {}
         }
-        let mut item = ItemBuf::new();
-        item.int(0, record.tag())?;
+        // (an error leaves a part of an item at the end of the output, which is then dropped)
         let n = match record {
+            Record::Trail { .. } => 4,
+            Record::Position { .. } => 2,
+            _ => MAX_WORDS, // `Record::Executed`, the others written above
+        };
+        let mut item = ItemBuf::new(&mut self.out, n);
+        item.int(0, record.tag())?;
+        match record {
             Record::Accepted { .. }
             | Record::Margin { .. }
             | Record::Submitted { .. }
@@ -464,11 +479,9 @@ impl Writer {
                 item.int(1, i128::from(*oref))?;
                 item.num(2, *price)?;
                 item.num(3, *pricelimit)?;
-                4
             }
             Record::Position { data } => {
                 item.int(1, *data as i128)?;
-                2
             }
             Record::Executed(x) => {
                 item.int(1, i128::from(x.oref))?;
@@ -494,21 +507,22 @@ impl Writer {
                 {
                     item.num(k + 2, *v)?;
                 }
-                16
             }
-        };
-        if n == MAX_WORDS {
-            // the longest item, one fixed-size copy
-            self.out.extend_from_slice(item.finish(MAX_WORDS));
-        } else {
-            self.out.extend_from_slice(item.finish(n));
         }
+        self.cut(n);
         Ok(())
+    }
+
+    /// The output cut to the end of the last item (of `n` values) after [`ItemBuf::new`].
+    #[inline(always)]
+    fn cut(&mut self, n: usize) {
+        let len = self.out.len() - (MAX_WORDS - n) * VALUE_BYTES;
+        self.out.truncate(len);
     }
 
     /// The state: `State::nums`, read in place, then `idle`.
     fn state(&mut self, s: &State) -> Result<(), Unpackable> {
-        let mut item = ItemBuf::new();
+        let mut item = ItemBuf::new(&mut self.out, 10);
         for (k, v) in [
             &s.cash,
             &s.value,
@@ -526,7 +540,7 @@ impl Writer {
             item.num(k, *v)?;
         }
         item.put(9, KIND_BOOL, i64::from(s.idle).to_le_bytes());
-        self.out.extend_from_slice(item.finish(10));
+        self.cut(10);
         Ok(())
     }
 
