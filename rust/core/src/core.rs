@@ -2253,4 +2253,135 @@ mod tests {
         }
         assert!(cases > 10_000);
     }
+
+    /// A limit order of data 0 at `price` (the fields a pseudo-execution reads).
+    fn limit_order(oref: u64, isbuy: bool, size: Num, price: f64) -> OrderSpec {
+        OrderSpec {
+            oref,
+            data: 0,
+            isbuy,
+            size,
+            exectype: EXEC_LIMIT,
+            price: Num::Float(price),
+            pricelimit: FZERO,
+            pclose: FZERO,
+            created_dt: FZERO,
+            valid: FZERO,
+            dteos: FZERO,
+            trailamount: FZERO,
+            trailpercent: FZERO,
+            limitoffset: FZERO,
+            parent: None,
+            oco: None,
+            transmit: true,
+            check: true,
+            coc: false,
+            notified: false,
+        }
+    }
+
+    #[test]
+    fn the_float_pseudo_execution_is_the_general_one() {
+        let (floats, sizes) = crate::num::edge_floats_and_sizes();
+        let bar = Bar {
+            data: 0,
+            dt: FZERO,
+            open: Num::Float(99.5),
+            high: FZERO,
+            low: FZERO,
+            close: FZERO,
+            mark: FZERO,
+            volume: FZERO,
+            rhigh: FZERO,
+            rlow: FZERO,
+            pdt: FZERO,
+            phigh: FZERO,
+            plow: FZERO,
+            pvolume: FZERO,
+            day: 0,
+        };
+        let mut cases = 0;
+        for (stocklike, perc) in [(true, false), (true, true), (false, false)] {
+            for leverage in [1.0, 2.5, f64::NAN] {
+                let spec = CommSpec::basic(
+                    stocklike,
+                    perc,
+                    Num::Float(0.001),
+                    Num::Float(10.0),
+                    Num::Float(500.0),
+                    Num::Float(0.0),
+                    Num::Float(leverage),
+                );
+                for shortcash in [false, true] {
+                    let mut core =
+                        Core::new(Num::Float(1e7), true, true, Num::Float(100.0)).unwrap();
+                    core.config.shortcash = shortcash;
+                    core.apply_event(
+                        &Event::Data {
+                            data: 0,
+                            comm: spec,
+                        },
+                        &mut Vec::new(),
+                    )
+                    .unwrap();
+                    let mut oref = 0;
+                    for &(size, _) in &sizes {
+                        for &price in &floats {
+                            for isbuy in [true, false] {
+                                oref += 1;
+                                let idx = core.new_order(&limit_order(oref, isbuy, size, price));
+                                let idx = idx.unwrap();
+                                for (old, avg) in
+                                    [(0.0, 0.0), (-0.0, 0.0), (2.0, 101.5), (-7.5, 3.25)]
+                                {
+                                    for cash in [1e7, 0.0, -0.0, -2.5, f64::NAN] {
+                                        let start = Position {
+                                            size: Num::Float(old),
+                                            price: Num::Float(avg),
+                                            ..Position::default()
+                                        };
+                                        let mut fast_pos = start;
+                                        let fast = core
+                                            .pseudo_execute_fast(idx, cash, &mut fast_pos, &bar)
+                                            .unwrap();
+                                        let comm = core.comm_floats_of(0).unwrap().0;
+                                        let remsize = core.orders[idx].remsize(&core.wide);
+                                        let at = core.pseudo_price(idx, &bar);
+                                        let mut general_pos = start;
+                                        let general = core
+                                            .pseudo_execute_general(
+                                                comm,
+                                                comm,
+                                                Num::Float(cash),
+                                                &mut general_pos,
+                                                remsize,
+                                                at,
+                                                &mut NoHooks,
+                                            )
+                                            .unwrap();
+                                        let what = format!(
+                                            "{spec:?} {shortcash} {size} {price} {isbuy} \
+                                             {old} {avg} {cash}"
+                                        );
+                                        assert!(same(fast, general), "{what}: {fast} {general}");
+                                        for (f, g) in [
+                                            (fast_pos.size, general_pos.size),
+                                            (fast_pos.price, general_pos.price),
+                                        ] {
+                                            let Num::Float(f) = f else {
+                                                panic!("{what}: an int position");
+                                            };
+                                            assert!(same(f, g), "{what}: {f} {g}");
+                                        }
+                                        cases += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 10_000);
+    }
 }
