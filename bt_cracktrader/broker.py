@@ -579,6 +579,8 @@ class CrackBroker(bt.BrokerBase):
         self._dtlast: tuple[Any, Any, Any] = (None, None, None)
 
         self._events: list[Event] = []
+        # the refs of the bracket heads whose EV_SUBMIT is in ``_events`` (see ``_order``)
+        self._held: set[int] = set()
         self._core = self._make_core(
             self.p.cash, bool(self.p.checksubmit), bool(self.p.shortcash), self.p.fundstartval
         )
@@ -890,7 +892,16 @@ class CrackBroker(bt.BrokerBase):
             event = self._submit_event(EV_SUBMIT, order, parent, oco, transmit, check, alone)
         if not alone:
             # BackBroker decides a bracket member's fate (held, transmitted with its group, or
-            # rejected) at once: so does the core
+            # rejected) at once: so does the core, except when that fate is sure to be "held,
+            # nothing notified": a group's head (no parent, not transmitted), or a member not
+            # transmitted whose head is itself still queued (its group exists: nothing sent
+            # since could have removed it). Those wait in the queue, and the member that
+            # transmits the group sends them all with it: one crossing per bracket.
+            if not transmit and (parent is None or parent.ref in self._held):
+                self._events.append(event)
+                if parent is None:
+                    self._held.add(ref)
+                return order
             self._apply_now(event)
             return order
         self._events.append(event)
@@ -1203,6 +1214,7 @@ class CrackBroker(bt.BrokerBase):
             self._comm_hook = self._comm_callback if any(self._overrides.values()) else None
         events.extend(self._events)
         self._events = []
+        self._held.clear()
         if fund and self._fundhist:
             events.append((EV_FUND, *self._process_fund_history()))
         return events

@@ -258,3 +258,104 @@ def test_lean_orders_keep_attributes_in_the_instance(backend: str, tmp_path: Pat
     lean = [c for c in clones if type(c) in (BuyOrder, SellOrder)]
     assert len(lean) > 100
     assert not [c for c in lean if own_dict(c) or own_dict(c.executed) or own_dict(c.p)]
+
+
+class _Groups(bt.Strategy):
+    """Bracket groups built every way a member's fate can go: transmitted with its group in
+    one call, a head whose members come on a later bar, a member of a member (rejected), a
+    member of a gone group (rejected), groups that run out of cash (Margin), expire, and are
+    cancelled; ``apply`` counts the core crossings of each group."""
+
+    def __init__(self) -> None:
+        self.crossings: list[int] = []
+        self.late: Any = None
+        self.gone: Any = None
+
+    def _applies(self) -> int:
+        calls: list[int] = getattr(self.broker, "apply_calls", [0])
+        return calls[0]
+
+    def next(self) -> None:
+        n, close = len(self), self.data.close[0]
+        if n == 2:
+            before = self._applies()
+            self.buy_bracket(size=5, price=close * 0.99, stopprice=close * 0.95,
+                             limitprice=close * 1.05, valid=datetime.timedelta(days=3))  # fmt: skip
+            self.crossings.append(self._applies() - before)
+            before = self._applies()
+            head = self.sell(size=2, exectype=Order.Limit, price=close * 1.01, transmit=False)
+            child = self.buy(size=2, exectype=Order.Stop, price=close * 1.06, parent=head,
+                             transmit=False)  # fmt: skip
+            # a member of a member: its group is not there, rejected at once
+            self.buy(size=2, exectype=Order.Limit, price=close, parent=child, transmit=False)
+            self.buy(size=2, exectype=Order.Limit, price=close * 0.9, parent=head)
+            self.crossings.append(self._applies() - before)
+            self.late = self.buy(size=1, exectype=Order.Limit, price=close * 0.97, transmit=False)
+            self.gone = self.sell(size=1, exectype=Order.Limit, price=close * 1.2,
+                                  transmit=False)  # fmt: skip
+            self.buy(size=1, exectype=Order.Stop, price=close * 1.2, parent=self.gone)
+            self.cancel(self.gone)
+        elif n == 3:
+            # members of a head sent on an earlier bar
+            self.sell(size=1, exectype=Order.Stop, price=close * 0.9, parent=self.late,
+                      transmit=False)  # fmt: skip
+            self.sell(size=1, exectype=Order.Limit, price=close * 1.1, parent=self.late)
+        elif n == 5:
+            self.cancel(self.gone)
+            # a bracket far beyond the cash: Margin at the submit check, its members follow
+            self.buy_bracket(size=10_000, price=close, stopprice=close * 0.9,
+                             limitprice=close * 1.1)  # fmt: skip
+        elif n == 8:
+            self.sell_bracket(size=3, exectype=Order.Market, stopprice=close * 1.03,
+                              limitprice=close * 0.97, valid=1)  # fmt: skip
+        elif n == 12:
+            orders = self.buy_bracket(size=3, price=close * 0.98, stopprice=close * 0.9,
+                                      limitprice=close * 1.1)  # fmt: skip
+            self.cancel(orders[0])
+
+
+def _group_run(broker: Any) -> tuple[list[Any], list[int]]:
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(DATA / "orcl-2003-2005.txt"),
+                                                 todate=datetime.datetime(2003, 3, 1)))  # fmt: skip
+    cerebro.addstrategy(_Groups)
+    cerebro.setbroker(broker)
+    cerebro.addanalyzer(_DeepRecorder, _name="deep")
+    (strategy,) = cerebro.run()
+    return strategy.analyzers.deep.notes, strategy.crossings
+
+
+@pytest.mark.parametrize("checksubmit", [True, False])
+def test_bracket_members_wait_for_the_transmitting_one(backend: str, checksubmit: bool) -> None:
+    """A bracket's head and its members that are not transmitted wait in the queue when their
+    fate is sure (held, nothing notified): the member that transmits sends the group in one
+    crossing. Every other fate is still decided at once, with BackBroker's notifications."""
+
+    class Counting(crack.CrackBroker):
+        def _make_core(self, *args: Any) -> Any:
+            core = super()._make_core(*args)
+            counts = self.apply_calls = [0]
+
+            class Proxy:
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(core, name)
+
+                def apply(self, events: Any) -> Any:
+                    counts[0] += 1
+                    return core.apply(events)
+
+            return Proxy()
+
+    params = dict(cash=20_000.0, checksubmit=checksubmit)
+    theirs, _ = _group_run(bt.brokers.BackBroker(**params))
+    ours, crossings = _group_run(Counting(backend=backend, **params))
+    # the bracket: one crossing; the group by hand: the member of a member and the last one
+    assert crossings == [1, 2]
+    statuses = {note[1][[k for k, _ in note[1]].index("status")][1][1] for note in theirs}
+    assert {Order.Rejected, Order.Canceled, Order.Completed} <= statuses
+    assert Order.Expired in statuses
+    if checksubmit:
+        assert Order.Margin in statuses
+    assert len(ours) == len(theirs) > 20
+    for i, (a, b) in enumerate(zip(theirs, ours)):
+        assert a == b, f"notification {i} differs"
