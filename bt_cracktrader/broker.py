@@ -107,6 +107,8 @@ _deque = collections.deque
 _TIMEDELTA = datetime.timedelta
 _CREATED, _SUBMITTED, _ACCEPTED = Order.Created, Order.Submitted, Order.Accepted
 _PARTIAL, _COMPLETED, _CANCELED = Order.Partial, Order.Completed, Order.Canceled
+_EXPIRED, _MARGIN, _REJECTED = Order.Expired, Order.Margin, Order.Rejected
+_UNSET = object()
 _MARKET, _BUY, _DAY = Order.Market, Order.Buy, Order.DAY
 _ONE_DAY = datetime.timedelta(days=1)
 _END_OF_DAY = datetime.time(23, 59, 59, 9999)
@@ -1320,7 +1322,9 @@ class CrackBroker(bt.BrokerBase):
             self._submitted.pop(ref, None)
             self._pending.pop(ref, None)
             self._done(ref)
-            if tag == REC_MARGIN:
+            if type(order) in _LEAN_CLONE and self._verdict(order, tag):
+                pass
+            elif tag == REC_MARGIN:
                 order.margin()
             elif tag == REC_CANCELED:
                 order.cancel()
@@ -1331,6 +1335,45 @@ class CrackBroker(bt.BrokerBase):
             else:  # pragma: no cover - a core that breaks the contract
                 raise RuntimeError(f"unknown core record {rec!r}")
             self.notify(order)
+
+    def _verdict(self, order: Order, tag: int) -> bool:
+        """``order.margin()``, ``cancel()``, ``reject()`` or ``expire()`` for a lean order
+        class (Backtrader's own methods, with attribute stores: the order may be a clone),
+        reading the attributes without ``OrderBase.__getattr__`` and the data's datetime
+        directly; False for another record (the caller's own error)."""
+        params = order.p
+        if tag == REC_CANCELED:
+            order.status = _CANCELED
+        elif tag == REC_EXPIRED:
+            # Order.expire(): the core decided; the order's own test decides what changes
+            od = order.__dict__
+            exectype = od.get("exectype", _UNSET)
+            if exectype is _UNSET:
+                exectype = params.exectype
+            if exectype == _MARKET:
+                return True
+            valid = od.get("valid", _UNSET)
+            if valid is _UNSET:
+                valid = params.valid
+            if not valid:
+                return True
+            dtnum = self._dtnum(params.data)
+            if dtnum > valid:
+                order.status = _EXPIRED
+                order.executed.dt = dtnum
+            return True
+        elif tag == REC_MARGIN:
+            order.status = _MARGIN
+        elif tag == REC_REJECTED:
+            if order.status == _REJECTED:
+                return True
+            order.status = _REJECTED
+            order.broker = None
+        else:
+            return False
+        if not params.simulated:
+            order.executed.dt = self._dtnum(params.data)
+        return True
 
     def _executed(self, rec: tuple[Any, ...]) -> None:
         (_, ref, dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue,
