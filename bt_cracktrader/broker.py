@@ -401,8 +401,32 @@ def _lean_submit(
     if not isbuy:
         order.size = size = -size
     cprice = pclose if not price and not plimit else price
-    order.created = created = OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount,
-                                        trailpercent)  # fmt: skip
+    # OrderData(dtnum, size, cprice, plimit, 0, pclose, trailamount, trailpercent): its
+    # __init__'s stores, in its order (``plimit`` is the property storing ``_plimit``)
+    created = _new_object(OrderData)
+    created.pclose = pclose
+    created.exbits = _deque()
+    created.p1 = 0
+    created.p2 = 0
+    created.dt = dtnum
+    created.size = size
+    created.remsize = 0
+    created.price = cprice
+    created.pricelimit = plimit
+    created.trailamount = trailamount
+    created.trailpercent = trailpercent
+    if not plimit:
+        created.pricelimit = cprice
+    if plimit and not cprice:
+        created.price = plimit
+    created._plimit = plimit
+    created.value = 0.0
+    created.comm = 0.0
+    created.margin = None
+    created.pnl = 0.0
+    created.psize = 0
+    created.pprice = 0
+    order.created = created
     order._limitoffset = 0.0
     # OrderData(remsize=size): the attributes __init__ sets, from a template
     exd = _EXECUTED_TEMPLATE.copy()
@@ -874,7 +898,8 @@ class CrackBroker(bt.BrokerBase):
             od = order.__dict__
             od["status"] = _SUBMITTED
             od["broker"] = None
-            od["plen"] = self._data_len(data)
+            line = self._bartimes[data].length  # (_data_len: _lean_submit made the cache)
+            od["plen"] = len(data) if line is None else line.lencount
             self._submitted[ref] = order
             self.orders.append(order)
             self.notify(order)
@@ -1052,8 +1077,12 @@ class CrackBroker(bt.BrokerBase):
     def notify(self, order: Order) -> None:
         # _clone, inlined: this runs for every notification
         cls = type(order)
-        executed = order.executed
-        if cls not in _LEAN_CLONE or type(executed) is not OrderData:
+        if cls not in _LEAN_CLONE:
+            self.notifs.append(order.clone())
+            return
+        od = order.__dict__
+        executed = od.get("executed")  # (order.executed: an instance attribute of these)
+        if type(executed) is not OrderData:
             self.notifs.append(order.clone())
             return
         exd = executed.__dict__
@@ -1067,7 +1096,6 @@ class CrackBroker(bt.BrokerBase):
             if copier is None:
                 copier = _copier(OrderData, exd)
             copier(exclone, exd, None)
-        od = order.__dict__
         obj = _new_object(cls)
         copiers = _ORDER_COPIERS[cls]
         copier = copiers.get(tuple(od))
@@ -1268,7 +1296,7 @@ class CrackBroker(bt.BrokerBase):
         # others by _apply
         apply, executed, notify = self._apply, self._executed, self.notify
         orders, submitted, pending = self._orders, self._submitted, self._pending
-        lean = _LEAN_CLONE
+        lean, bartimes = _LEAN_CLONE, self._bartimes
         for rec in records:
             tag = rec[0]
             if tag == REC_ACCEPTED:
@@ -1283,7 +1311,10 @@ class CrackBroker(bt.BrokerBase):
                 od["pannotated"] = None
                 od["status"] = _ACCEPTED
                 od["broker"] = None
-                od["plen"] = self._data_len(od["p"].data)
+                data = od["p"].data
+                cache = bartimes.get(data)  # (_data_len, inlined)
+                line = None if cache is None else cache.length
+                od["plen"] = self._data_len(data) if line is None else line.lencount
                 pending[ref] = order
                 notify(order)
             elif tag == REC_EXECUTED:
