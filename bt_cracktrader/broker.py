@@ -1285,11 +1285,41 @@ class CrackBroker(bt.BrokerBase):
             or self._new_datas
             or self._current_config() != self._sent_config
         ):
+            state = self._send_state()
             events = [*self._take_events(fund=False), event]
         else:  # nothing queued (what _take_events would find)
+            state = None
             events = [event]
-        self._apply_records(self._core.apply(events))
+        try:
+            records = self._core.apply(events)
+        except Exception:
+            # the core refused the call and is untouched: what was taken for it must go with
+            # the next crossing (a strategy that catches the error goes on trading)
+            if state is not None:
+                self._restore_sends(state, event)
+            raise
+        self._apply_records(records)
         self._idle = False
+
+    def _send_state(self) -> tuple[Any, ...]:
+        """What ``_take_events(fund=False)`` changes (its lists are replaced, not emptied)."""
+        return (self._sent_config, self._comm_dirty, list(self._new_datas), self._comm_hook,
+                self._events, set(self._held))  # fmt: skip
+
+    def _restore_sends(self, state: tuple[Any, ...], event: Event) -> None:
+        """Put back ``state`` after the core refused ``event`` with the queued events: the
+        config and data specs are sent again, and so are the queued orders, but for the held
+        group that ``event`` transmitted (its head and members): that group was refused."""
+        (self._sent_config, self._comm_dirty, self._new_datas, self._comm_hook, queued,
+         held) = state  # fmt: skip
+        head = event[15] if event[0] == EV_SUBMIT else -1
+        if head in held:
+            group = {head}
+            group.update(e[1] for e in queued if e[0] == EV_SUBMIT and e[15] == head)
+            queued = [e for e in queued if not (e[0] == EV_SUBMIT and e[1] in group)]
+            held.discard(head)
+        self._events = queued
+        self._held = held
 
     def _apply_records(self, records: Iterable[tuple[Any, ...]]) -> None:
         # the two records of nearly every order (accepted, executed) are handled here, the

@@ -359,3 +359,57 @@ def test_bracket_members_wait_for_the_transmitting_one(backend: str, checksubmit
     assert len(ours) == len(theirs) > 20
     for i, (a, b) in enumerate(zip(theirs, ours)):
         assert a == b, f"notification {i} differs"
+
+
+class _BadHead(bt.Strategy):
+    """An order, a bracket head the core refuses (an infinite size), held in the queue, then
+    the member that transmits its group; a valid bracket on a later bar."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str, str]] = []
+        self.refs: list[int] = []
+        self.notified: list[tuple[int, int]] = []
+
+    def notify_order(self, order: Any) -> None:
+        self.notified.append((order.ref, order.status))
+
+    def next(self) -> None:
+        n, close = len(self), self.data.close[0]
+        if n == 2:
+            # an order queued before the group goes with the next crossing all the same
+            self.refs.append(self.buy(size=1, exectype=Order.Limit, price=close * 1.01).ref)
+            head = self.buy(size=float("inf"), exectype=Order.Limit, price=close, transmit=False)
+            self.refs.append(head.ref)
+            try:
+                member = self.sell(size=1, exectype=Order.Stop, price=close * 0.9, parent=head)
+            except Exception as exc:  # noqa: BLE001 - the error is what the test records
+                self.errors.append(("member", type(exc).__name__, str(exc)))
+            else:
+                self.refs.append(member.ref)
+        elif n == 4:
+            orders = self.buy_bracket(
+                size=2, price=close * 0.99, stopprice=close * 0.9, limitprice=close * 1.1
+            )
+            self.refs.extend(o.ref for o in orders)
+
+
+def test_a_refused_held_head_is_reported_by_the_member_that_sends_it(backend: str) -> None:
+    """A held head waits in the queue: the core's refusal of it comes from the call that sends
+    it, the transmitting member's, as an error naming the field and the value; the group never
+    exists (nothing notified of it), and what went with it (the data's registration, the order
+    queued before) goes with the next crossing: the run goes on."""
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.YahooFinanceCSVData(dataname=str(DATA / "orcl-2003-2005.txt"),
+                                                 todate=datetime.datetime(2003, 2, 1)))  # fmt: skip
+    cerebro.addstrategy(_BadHead)
+    cerebro.setbroker(crack.CrackBroker(backend=backend, cash=10_000.0))
+    (strategy,) = cerebro.run()
+    # (the refused call's events: the data's registration, the order, the head, the member)
+    assert strategy.errors == [
+        ("member", "CoreInputError", "invalid submit event #2: size = inf (not finite)")
+    ]
+    alone, head, *bracket = strategy.refs
+    assert len(bracket) == 3
+    assert {ref for ref, _ in strategy.notified} == {alone, *bracket}
+    assert (alone, Order.Completed) in strategy.notified
+    assert (bracket[0], Order.Completed) in strategy.notified
