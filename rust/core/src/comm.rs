@@ -601,33 +601,28 @@ impl Comm<'_> {
 }
 
 #[cfg(test)]
+impl CommSpec {
+    /// [`CommSpec::basic`] of float numbers: `[commission, mult, margin, automargin, leverage]`.
+    pub(crate) fn of_floats(stocklike: bool, perc: bool, nums: [f64; 5]) -> Self {
+        let [commission, mult, margin, automargin, leverage] = nums.map(Num::Float);
+        CommSpec::basic(
+            stocklike, perc, commission, mult, margin, automargin, leverage,
+        )
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::hooks::NoHooks;
 
     /// A stock-like scheme of float numbers: commission 0.001 as a percentage, leverage 1.
     fn stock() -> CommSpec {
-        CommSpec::basic(
-            true,
-            true,
-            Num::Float(0.001),
-            Num::Float(1.0),
-            Num::Float(0.0),
-            Num::Float(0.0),
-            Num::Float(1.0),
-        )
+        CommSpec::of_floats(true, true, [0.001, 1.0, 0.0, 0.0, 1.0])
     }
 
     fn futures(margin: f64, automargin: f64, mult: f64) -> CommSpec {
-        CommSpec::basic(
-            false,
-            false,
-            Num::Float(2.0),
-            Num::Float(mult),
-            Num::Float(margin),
-            Num::Float(automargin),
-            Num::Float(1.0),
-        )
+        CommSpec::of_floats(false, false, [2.0, mult, margin, automargin, 1.0])
     }
 
     fn bind(spec: &CommSpec) -> Comm<'_> {
@@ -730,14 +725,10 @@ mod tests {
                 for &commission in &[0.001, 2.0, -0.0, f64::NAN] {
                     for &automargin in &picks {
                         for &leverage in &[1.0, 2.5, -0.0, f64::NAN, 1e-310] {
-                            let spec = CommSpec::basic(
+                            let spec = CommSpec::of_floats(
                                 stocklike,
                                 perc,
-                                Num::Float(commission),
-                                Num::Float(10.0),
-                                Num::Float(500.0),
-                                Num::Float(automargin),
-                                Num::Float(leverage),
+                                [commission, 10.0, 500.0, automargin, leverage],
                             );
                             let comm = Comm {
                                 data: 0,
@@ -833,15 +824,7 @@ mod tests {
 
     #[test]
     fn schemes_keep_the_float_scheme_of_each_data() {
-        let float = CommSpec::basic(
-            true,
-            false,
-            Num::Float(0.5),
-            Num::Float(1.0),
-            Num::Float(0.0),
-            Num::Float(0.0),
-            Num::Float(2.0),
-        );
+        let float = CommSpec::of_floats(true, false, [0.5, 1.0, 0.0, 0.0, 2.0]);
         let mut int = float;
         int.commission = Num::int(1);
         let mut overridden = float;

@@ -2201,14 +2201,10 @@ mod tests {
         for stocklike in [true, false] {
             for automargin in [0.0, -1.0, 0.5] {
                 for leverage in [1.0, 2.5, f64::NAN] {
-                    let spec = CommSpec::basic(
+                    let spec = CommSpec::of_floats(
                         stocklike,
                         false,
-                        Num::Float(0.001),
-                        Num::Float(10.0),
-                        Num::Float(500.0),
-                        Num::Float(automargin),
-                        Num::Float(leverage),
+                        [0.001, 10.0, 500.0, automargin, leverage],
                     );
                     let comm = Comm {
                         data: 0,
@@ -2300,15 +2296,8 @@ mod tests {
         let mut cases = 0;
         for (stocklike, perc) in [(true, false), (true, true), (false, false)] {
             for leverage in [1.0, 2.5, f64::NAN] {
-                let spec = CommSpec::basic(
-                    stocklike,
-                    perc,
-                    Num::Float(0.001),
-                    Num::Float(10.0),
-                    Num::Float(500.0),
-                    Num::Float(0.0),
-                    Num::Float(leverage),
-                );
+                let spec =
+                    CommSpec::of_floats(stocklike, perc, [0.001, 10.0, 500.0, 0.0, leverage]);
                 for shortcash in [false, true] {
                     let mut core =
                         Core::new(Num::Float(1e7), true, true, Num::Float(100.0)).unwrap();
